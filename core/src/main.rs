@@ -1,0 +1,211 @@
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use shopkeeper::config::{Config, Overrides};
+use shopkeeper::demo::{Demo, DemoOptions};
+use shopkeeper::server::{App, Server};
+use shopkeeper::storage::stores::NewStore;
+
+#[derive(Parser)]
+#[command(name = "shopkeeper", version, about = "Order management for merchants who sell in many online stores")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: sync every store, serve the API and the web UI.
+    Serve(ServerArgs),
+    /// Run a server with a demo Taobao store that syncs from the built-in marketplace simulator.
+    Demo {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Folder with the built plugins (`cargo xtask demo` passes target/plugins).
+        #[arg(long, default_value = "target/plugins")]
+        plugins_dir: PathBuf,
+        /// Seed of the simulated order stream.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// New simulated orders per minute.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Address of the simulator (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        simulator_listen: SocketAddr,
+    },
+    /// Manage stores.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+    /// Manage connector plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Args, Clone)]
+struct ServerArgs {
+    /// Address to serve the API and web UI on.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Folder for the SQLite database, installed plugins and caches.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Config file (TOML); default: shopkeeper.toml in the data folder, if present.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DB); default: SQLite in the data folder.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Folder whose review.rhai and allocation.rhai replace the built-in rules.
+    #[arg(long)]
+    rules_dir: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            rules_dir: self.rules_dir.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Add a store that syncs through an installed plugin.
+    Add {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        name: String,
+        /// Id of the installed plugin, for example `taobao`.
+        #[arg(long)]
+        plugin: String,
+        /// Platform name shown in the UI; default: the plugin id.
+        #[arg(long)]
+        platform: Option<String>,
+        /// A configuration value of the plugin, as NAME=VALUE; repeat for each field.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+        /// An origin (scheme://host:port) this store's plugin may reach beyond its manifest's hosts.
+        #[arg(long = "approve-origin", value_name = "ORIGIN")]
+        approved_origins: Vec<String>,
+        /// Seconds between pulls.
+        #[arg(long, default_value_t = 60)]
+        interval: i64,
+        /// How far back the first pull reaches, in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        lookback: i64,
+    },
+    /// List stores.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Install a plugin from a folder holding plugin.toml and one .wasm component.
+    Install {
+        #[command(flatten)]
+        server: ServerArgs,
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("failed to start the Tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::load(&args.overrides())?;
+            let server = Server::start(config).await?;
+            println!("Shopkeeper is running at {}", server.url());
+            server.run_until_signal().await
+        }
+        Command::Demo { server, plugins_dir, seed, rate, simulator_listen } => {
+            let demo = Demo::start(DemoOptions {
+                overrides: server.overrides(),
+                plugins_dir,
+                seed,
+                orders_per_minute: rate,
+                simulator_listen,
+            })
+            .await?;
+            println!();
+            println!("  Shopkeeper demo is running. Open {} in a browser.", demo.server.url());
+            println!("  Simulated Taobao router: {}", demo.simulator.router_url());
+            println!("  Data folder: {}", demo.data_dir.display());
+            println!("  Stop with Ctrl-C.");
+            println!();
+            demo.server.run_until_signal().await
+        }
+        Command::Store { command: StoreCommand::Add { server, name, plugin, platform, settings, approved_origins, interval, lookback } } => {
+            let app = open_app(&server).await?;
+            let mut config = BTreeMap::new();
+            for setting in settings {
+                let (key, value) = setting
+                    .split_once('=')
+                    .with_context(|| format!("--set {setting:?} is not NAME=VALUE"))?;
+                config.insert(key.to_owned(), value.to_owned());
+            }
+            let store = app
+                .add_store(&NewStore {
+                    name,
+                    platform: platform.unwrap_or_else(|| plugin.clone()),
+                    plugin_id: plugin,
+                    config,
+                    approved_origins,
+                    sync_interval_secs: interval,
+                    initial_lookback_secs: lookback,
+                })
+                .await?;
+            println!("added store {} ({}); a running server starts syncing it within seconds", store.id, store.name);
+            Ok(())
+        }
+        Command::Store { command: StoreCommand::List { server } } => {
+            let app = open_app(&server).await?;
+            for store in app.db.list_stores().await? {
+                println!("{}\t{}\t{}\tevery {} s", store.id, store.name, store.plugin_id, store.sync_interval_secs);
+            }
+            Ok(())
+        }
+        Command::Plugin { command: PluginCommand::Install { server, dir } } => {
+            let app = open_app(&server).await?;
+            let installed = app.plugins.install_from_dir(&app.db, &dir).await?;
+            println!("installed plugin {} {} (sha256 {})", installed.id, installed.version, installed.sha256);
+            Ok(())
+        }
+    }
+}
+
+async fn open_app(args: &ServerArgs) -> anyhow::Result<App> {
+    let config = Config::load(&args.overrides())?;
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    App::open(config, shutdown).await
+}

@@ -1,0 +1,164 @@
+//! The plugin manifest (`plugin.toml`): the one place a plugin declares its id, version, WIT
+//! world, capabilities, allowed hosts and configuration fields.
+
+use serde::{Deserialize, Serialize};
+
+use super::net::Origin;
+
+/// WIT worlds this host can load.
+pub const SUPPORTED_WORLDS: &[&str] = &["shopkeeper:connector@0.1.0"];
+
+/// Capabilities a 0.1 plugin may declare.
+pub const KNOWN_CAPABILITIES: &[&str] = &["pull-orders"];
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub world: String,
+    pub author: String,
+    #[serde(default)]
+    pub description: String,
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub pull_orders: Option<PullOrdersSection>,
+    #[serde(default)]
+    pub config: Vec<ConfigField>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PullOrdersSection {
+    /// The widest modified-time window the platform accepts in one query.
+    pub max_window_secs: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigField {
+    pub name: String,
+    pub label: String,
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub required: bool,
+    /// A secret is write-only once saved: the API and UI never show it again.
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub choices: Vec<String>,
+    #[serde(default)]
+    pub help: String,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    String,
+    Url,
+    Integer,
+    Choice,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest; errors name the file's field and what to change.
+    pub fn parse(text: &str) -> anyhow::Result<Manifest> {
+        let manifest: Manifest = toml::from_str(text).map_err(|error| anyhow::anyhow!("invalid plugin.toml: {error}"))?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= 64
+            && self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        anyhow::ensure!(id_ok, "invalid plugin.toml: `id` {:?} must be 1-64 characters of a-z, 0-9 and -", self.id);
+        let version_ok = !self.version.is_empty()
+            && self.version.len() <= 32
+            && self.version.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'+');
+        anyhow::ensure!(version_ok, "invalid plugin.toml: `version` {:?} is not a version such as 1.2.0", self.version);
+        anyhow::ensure!(
+            SUPPORTED_WORLDS.contains(&self.world.as_str()),
+            "plugin {} targets WIT world {:?}, but this Shopkeeper accepts only {}; rebuild the plugin against a supported SDK version",
+            self.id,
+            self.world,
+            SUPPORTED_WORLDS.join(", ")
+        );
+        for capability in &self.capabilities {
+            anyhow::ensure!(
+                KNOWN_CAPABILITIES.contains(&capability.as_str()),
+                "plugin {} declares unknown capability {capability:?}; world {} offers: {}",
+                self.id,
+                self.world,
+                KNOWN_CAPABILITIES.join(", ")
+            );
+        }
+        if self.capabilities.iter().any(|c| c == "pull-orders") {
+            anyhow::ensure!(
+                self.pull_orders.as_ref().is_some_and(|p| (60..=86_400 * 7).contains(&p.max_window_secs)),
+                "plugin {} declares pull-orders but no [pull_orders] max_window_secs between 60 and 604800",
+                self.id
+            );
+        }
+        for host in &self.allowed_hosts {
+            Origin::parse(host).map_err(|error| anyhow::anyhow!("plugin {}: allowed_hosts entry {host:?}: {error}", self.id))?;
+        }
+        let mut names = std::collections::HashSet::new();
+        for field in &self.config {
+            anyhow::ensure!(names.insert(field.name.as_str()), "plugin {}: config field {:?} is declared twice", self.id, field.name);
+            if field.kind == FieldKind::Choice {
+                anyhow::ensure!(!field.choices.is_empty(), "plugin {}: choice field {:?} lists no choices", self.id, field.name);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn allowed_origins(&self) -> Vec<Origin> {
+        self.allowed_hosts.iter().filter_map(|host| Origin::parse(host).ok()).collect()
+    }
+
+    pub fn has_capability(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// Checks a store's configuration against the declared fields.
+    pub fn check_store_config(&self, config: &std::collections::BTreeMap<String, String>) -> anyhow::Result<()> {
+        for name in config.keys() {
+            anyhow::ensure!(
+                self.config.iter().any(|field| &field.name == name),
+                "plugin {} has no configuration field {name:?}; its fields are: {}",
+                self.id,
+                self.config.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        for field in &self.config {
+            let value = config.get(&field.name).or(field.default.as_ref());
+            match value {
+                None if field.required => {
+                    anyhow::bail!("store configuration is missing required field {:?} ({})", field.name, field.label)
+                }
+                None => {}
+                Some(value) => match field.kind {
+                    FieldKind::Integer if value.parse::<i64>().is_err() => {
+                        anyhow::bail!("configuration field {:?} must be an integer, got {value:?}", field.name)
+                    }
+                    FieldKind::Choice if !field.choices.contains(value) => anyhow::bail!(
+                        "configuration field {:?} is {value:?}; expected one of: {}",
+                        field.name,
+                        field.choices.join(", ")
+                    ),
+                    FieldKind::Url if reqwest::Url::parse(value).is_err() => {
+                        anyhow::bail!("configuration field {:?} is not a URL: {value:?}", field.name)
+                    }
+                    _ => {}
+                },
+            }
+        }
+        Ok(())
+    }
+}

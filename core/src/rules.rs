@@ -1,0 +1,479 @@
+//! Rule engine: merchant-editable Rhai scripts that allocate and review orders.
+//!
+//! Every rule kind has one entry function that receives plain maps (money in integer fen) and
+//! returns a decision map. Scripts run in an engine without file, module or `eval` access and
+//! with explicit limits, so a hostile or broken script fails on its order and nothing else.
+
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use rhai::packages::{Package, StandardPackage};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, Map, Scope};
+
+use crate::domain::{IncomingOrder, format_minor};
+use crate::storage::Db;
+use crate::storage::stores::Warehouse;
+
+/// A rule kind: the file it lives in, its entry function and the built-in default text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    Allocation,
+    Review,
+}
+
+impl RuleKind {
+    pub const ALL: [RuleKind; 2] = [RuleKind::Allocation, RuleKind::Review];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Allocation => "allocation",
+            Self::Review => "review",
+        }
+    }
+
+    pub fn entry_function(self) -> &'static str {
+        match self {
+            Self::Allocation => "allocate",
+            Self::Review => "review",
+        }
+    }
+
+    pub fn file_name(self) -> String {
+        format!("{}.rhai", self.name())
+    }
+
+    pub fn built_in_source(self) -> &'static str {
+        match self {
+            Self::Allocation => include_str!("../../rules/allocation.rhai"),
+            Self::Review => include_str!("../../rules/review.rhai"),
+        }
+    }
+}
+
+/// Limits every script runs under. Rhai's own depth defaults differ between debug and release
+/// builds, so each one is set here explicitly.
+#[derive(Clone, Debug)]
+pub struct ScriptLimits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_expr_depth: usize,
+    pub max_function_expr_depth: usize,
+    pub max_string_bytes: usize,
+    pub max_array_len: usize,
+    pub max_map_len: usize,
+    pub max_variables: usize,
+    pub max_functions: usize,
+    pub max_wall_time: Duration,
+}
+
+impl Default for ScriptLimits {
+    fn default() -> Self {
+        Self {
+            max_operations: 500_000,
+            max_call_levels: 32,
+            max_expr_depth: 64,
+            max_function_expr_depth: 32,
+            max_string_bytes: 256 * 1024,
+            max_array_len: 10_000,
+            max_map_len: 10_000,
+            max_variables: 1_000,
+            max_functions: 256,
+            max_wall_time: Duration::from_millis(250),
+        }
+    }
+}
+
+thread_local! {
+    /// Deadline of the script running on this thread; the progress callback enforces it.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Builds the sandboxed engine shared by all rules.
+pub fn build_engine(limits: &ScriptLimits) -> Engine {
+    let mut engine = Engine::new_raw();
+    StandardPackage::new().register_into_engine(&mut engine);
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    engine.disable_symbol("eval");
+    engine.set_max_operations(limits.max_operations);
+    engine.set_max_call_levels(limits.max_call_levels);
+    engine.set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth);
+    engine.set_max_string_size(limits.max_string_bytes);
+    engine.set_max_array_size(limits.max_array_len);
+    engine.set_max_map_size(limits.max_map_len);
+    engine.set_max_variables(limits.max_variables);
+    engine.set_max_functions(limits.max_functions);
+    engine.set_max_modules(0);
+    engine.on_progress(|operations| {
+        if operations % 1_000 != 0 {
+            return None;
+        }
+        let expired = DEADLINE.with(|deadline| deadline.get().is_some_and(|at| Instant::now() > at));
+        expired.then(|| Dynamic::from("the script ran longer than its time limit"))
+    });
+    engine.on_print(|text| tracing::debug!(target: "shopkeeper::rules::print", "{text}"));
+    engine.on_debug(|text, _, position| tracing::debug!(target: "shopkeeper::rules::debug", ?position, "{text}"));
+    engine.register_fn("yuan", |fen: i64| format_minor(fen));
+    engine
+}
+
+/// A compiled script with the version it came from.
+#[derive(Clone)]
+pub struct CompiledRule {
+    pub kind: RuleKind,
+    pub version: i64,
+    ast: Arc<AST>,
+}
+
+/// Error from compiling or running a rule; the message names the rule, version and line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleError(pub String);
+
+/// Compiles `source` and checks that it defines the kind's entry function with one parameter.
+/// `label` names the script in errors (a file path or `review v3`).
+pub fn compile(engine: &Engine, kind: RuleKind, source: &str, label: &str) -> Result<AST, RuleError> {
+    let ast = engine.compile(source).map_err(|error| {
+        let position = error.position();
+        match (position.line(), position.position()) {
+            (Some(line), Some(column)) => RuleError(format!("{label}: line {line}, column {column}: {}", error.err_type())),
+            (Some(line), None) => RuleError(format!("{label}: line {line}: {}", error.err_type())),
+            _ => RuleError(format!("{label}: {}", error.err_type())),
+        }
+    })?;
+    let entry = kind.entry_function();
+    let found = ast.iter_functions().any(|function| function.name == entry && function.params.len() == 1);
+    if !found {
+        return Err(RuleError(format!(
+            "{label}: the script must define `fn {entry}(order)`, the entry point of the {} rule",
+            kind.name()
+        )));
+    }
+    Ok(ast)
+}
+
+/// The active version of each rule kind, swapped atomically when a new version is activated.
+pub struct RuleBook {
+    engine: Engine,
+    limits: ScriptLimits,
+    active: ArcSwap<RuleSet>,
+}
+
+/// One consistent set of rule versions; a page of orders is decided by a single set.
+pub struct RuleSet {
+    pub allocation: CompiledRule,
+    pub review: CompiledRule,
+}
+
+/// A warehouse choice for an order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    pub warehouse_code: String,
+    pub reason: String,
+    pub rule_version: i64,
+}
+
+/// What the review rule decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReviewDecision {
+    Approve,
+    Hold(String),
+    /// A person has to look at the order.
+    Manual(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Review {
+    pub decision: ReviewDecision,
+    pub rule_version: i64,
+}
+
+impl RuleBook {
+    /// Loads the active version of each rule from the database. On first start the built-in
+    /// scripts become version 1; a rules folder replaces them with its scripts, each of which
+    /// must compile or start-up fails with the file, line and message.
+    pub async fn load(db: &Db, rules_dir: Option<&Path>, limits: ScriptLimits) -> anyhow::Result<RuleBook> {
+        let engine = build_engine(&limits);
+        for kind in RuleKind::ALL {
+            if db.active_rule(kind.name()).await?.is_none() {
+                let source = kind.built_in_source();
+                compile(&engine, kind, source, &format!("built-in {}", kind.file_name()))?;
+                db.activate_rule_source(kind.name(), source, "shopkeeper", "built-in").await?;
+            }
+        }
+        if let Some(dir) = rules_dir {
+            for kind in RuleKind::ALL {
+                let path = dir.join(kind.file_name());
+                let source = match std::fs::read_to_string(&path) {
+                    Ok(source) => source,
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(error) => {
+                        return Err(error).with_context(|| format!("failed to read rule file {}", path.display()));
+                    }
+                };
+                let label = path.display().to_string();
+                compile(&engine, kind, &source, &label)
+                    .map_err(|error| anyhow::anyhow!("rule file rejected: {error}"))?;
+                db.activate_rule_source(kind.name(), &source, "rules folder", &label).await?;
+            }
+        }
+        let mut loaded = Vec::new();
+        for kind in RuleKind::ALL {
+            let stored = db.active_rule(kind.name()).await?.context("no active rule version")?;
+            let label = format!("{} v{}", kind.name(), stored.version);
+            let ast = compile(&engine, kind, &stored.source, &label)?;
+            loaded.push(CompiledRule { kind, version: stored.version, ast: Arc::new(ast) });
+        }
+        let review = loaded.pop().expect("review rule loaded");
+        let allocation = loaded.pop().expect("allocation rule loaded");
+        Ok(RuleBook { engine, limits, active: ArcSwap::from_pointee(RuleSet { allocation, review }) })
+    }
+
+    /// Returns the active set; hold on to it for a whole page so that every order of the page
+    /// is decided by the same versions.
+    pub fn current(&self) -> Arc<RuleSet> {
+        self.active.load_full()
+    }
+
+    pub fn allocate(&self, rules: &RuleSet, order: &Map, warehouses: &[Warehouse]) -> Result<Allocation, RuleError> {
+        let rule = &rules.allocation;
+        let label = format!("allocation v{}", rule.version);
+        let mut input = order.clone();
+        let list: rhai::Array = warehouses.iter().map(|w| Dynamic::from_map(warehouse_map(w))).collect();
+        input.insert("warehouses".into(), Dynamic::from_array(list));
+        let output = self.call(rule, input, &label)?;
+        let warehouse_code = required_string(&output, "warehouse", &label)?;
+        if !warehouses.iter().any(|w| w.code == warehouse_code) {
+            let known: Vec<&str> = warehouses.iter().map(|w| w.code.as_str()).collect();
+            return Err(RuleError(format!(
+                "{label}: returned warehouse {warehouse_code:?}, which is not one of the enabled warehouses [{}]",
+                known.join(", ")
+            )));
+        }
+        let reason = optional_string(&output, "reason", &label)?.unwrap_or_default();
+        Ok(Allocation { warehouse_code, reason, rule_version: rule.version })
+    }
+
+    pub fn review(&self, rules: &RuleSet, order: &Map) -> Result<Review, RuleError> {
+        let rule = &rules.review;
+        let label = format!("review v{}", rule.version);
+        let output = self.call(rule, order.clone(), &label)?;
+        let decision = required_string(&output, "decision", &label)?;
+        let reason = optional_string(&output, "reason", &label)?;
+        let decision = match decision.as_str() {
+            "approve" => ReviewDecision::Approve,
+            "hold" | "review" => {
+                let Some(reason) = reason.filter(|r| !r.trim().is_empty()) else {
+                    return Err(RuleError(format!("{label}: decision {decision:?} needs a non-empty `reason`")));
+                };
+                if decision == "hold" { ReviewDecision::Hold(reason) } else { ReviewDecision::Manual(reason) }
+            }
+            other => {
+                return Err(RuleError(format!(
+                    "{label}: field `decision` is {other:?}; expected \"approve\", \"hold\" or \"review\""
+                )));
+            }
+        };
+        Ok(Review { decision, rule_version: rule.version })
+    }
+
+    fn call(&self, rule: &CompiledRule, input: Map, label: &str) -> Result<Map, RuleError> {
+        DEADLINE.with(|deadline| deadline.set(Some(Instant::now() + self.limits.max_wall_time)));
+        let entry = rule.kind.entry_function();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.engine.call_fn::<Dynamic>(&mut Scope::new(), &rule.ast, entry, (Dynamic::from_map(input),))
+        }));
+        DEADLINE.with(|deadline| deadline.set(None));
+        let value = match result {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => return Err(RuleError(describe_eval_error(label, &error))),
+            Err(_) => return Err(RuleError(format!("{label}: the script engine panicked"))),
+        };
+        let type_name = value.type_name();
+        value.try_cast::<Map>().ok_or_else(|| {
+            RuleError(format!("{label}: `{entry}` returned a {type_name}; it must return a map such as #{{ decision: \"approve\" }}"))
+        })
+    }
+}
+
+fn describe_eval_error(label: &str, error: &EvalAltResult) -> String {
+    let position = error.position();
+    let message = match error {
+        EvalAltResult::ErrorTerminated(reason, _) => reason.to_string(),
+        other => other.to_string(),
+    };
+    match position.line() {
+        Some(line) => format!("{label}: line {line}: {message}"),
+        None => format!("{label}: {message}"),
+    }
+}
+
+fn required_string(output: &Map, field: &str, label: &str) -> Result<String, RuleError> {
+    match optional_string(output, field, label)? {
+        Some(value) => Ok(value),
+        None => Err(RuleError(format!("{label}: the returned map has no `{field}` field"))),
+    }
+}
+
+fn optional_string(output: &Map, field: &str, label: &str) -> Result<Option<String>, RuleError> {
+    let Some(value) = output.get(field) else { return Ok(None) };
+    if value.is_unit() {
+        return Ok(None);
+    }
+    value
+        .clone()
+        .into_string()
+        .map(Some)
+        .map_err(|type_name| RuleError(format!("{label}: field `{field}` is a {type_name}; expected a string")))
+}
+
+fn warehouse_map(warehouse: &Warehouse) -> Map {
+    let mut map = Map::new();
+    map.insert("code".into(), warehouse.code.clone().into());
+    map.insert("name".into(), warehouse.name.clone().into());
+    map.insert("province".into(), warehouse.province.clone().into());
+    map.insert("city".into(), warehouse.city.clone().into());
+    map
+}
+
+/// The order as scripts see it: plain maps, money in integer fen.
+pub fn order_map(order: &IncomingOrder, store_name: &str, platform: &str) -> Map {
+    let mut receiver = Map::new();
+    receiver.insert("name".into(), order.receiver.name.clone().into());
+    receiver.insert("phone".into(), order.receiver.phone.clone().into());
+    receiver.insert("province".into(), order.receiver.province.clone().into());
+    receiver.insert("city".into(), order.receiver.city.clone().into());
+    receiver.insert("district".into(), order.receiver.district.clone().into());
+    receiver.insert("street".into(), order.receiver.street.clone().into());
+    let lines: rhai::Array = order
+        .lines
+        .iter()
+        .map(|line| {
+            let mut map = Map::new();
+            map.insert("sku_code".into(), line.sku_code.clone().into());
+            map.insert("title".into(), line.title.clone().into());
+            map.insert("quantity".into(), line.quantity.into());
+            map.insert("unit_price_fen".into(), line.unit_price_minor.into());
+            map.insert("total_fen".into(), line.total_minor.into());
+            Dynamic::from_map(map)
+        })
+        .collect();
+    let mut map = Map::new();
+    map.insert("store".into(), store_name.to_owned().into());
+    map.insert("platform".into(), platform.to_owned().into());
+    map.insert("platform_order_id".into(), order.platform_order_id.clone().into());
+    map.insert("status".into(), order.status.as_str().into());
+    map.insert("currency".into(), order.currency.clone().into());
+    map.insert("goods_fen".into(), order.goods_minor.into());
+    map.insert("shipping_fen".into(), order.shipping_minor.into());
+    map.insert("paid_fen".into(), order.paid_minor.into());
+    map.insert("buyer_nick".into(), order.buyer_nick.clone().into());
+    map.insert("buyer_remark".into(), order.buyer_remark.clone().into());
+    map.insert("seller_remark".into(), order.seller_remark.clone().into());
+    map.insert("item_count".into(), order.lines.iter().map(|l| l.quantity).sum::<i64>().into());
+    map.insert("receiver".into(), Dynamic::from_map(receiver));
+    map.insert("lines".into(), Dynamic::from_array(lines));
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(kind: RuleKind, source: &str) -> (RuleBook, Arc<RuleSet>) {
+        let limits = ScriptLimits::default();
+        let engine = build_engine(&limits);
+        let compiled = |kind: RuleKind, source: &str| CompiledRule {
+            kind,
+            version: 7,
+            ast: Arc::new(compile(&engine, kind, source, "test").unwrap()),
+        };
+        let (allocation, review) = match kind {
+            RuleKind::Allocation => (compiled(kind, source), compiled(RuleKind::Review, RuleKind::Review.built_in_source())),
+            RuleKind::Review => (compiled(RuleKind::Allocation, RuleKind::Allocation.built_in_source()), compiled(kind, source)),
+        };
+        let set = Arc::new(RuleSet { allocation, review });
+        let book = RuleBook { engine, limits, active: ArcSwap::new(set.clone()) };
+        (book, set)
+    }
+
+    fn order(paid_fen: i64, remark: &str) -> Map {
+        let mut order = crate::domain::tests_support::sample_order();
+        order.paid_minor = paid_fen;
+        order.buyer_remark = remark.to_owned();
+        order_map(&order, "demo", "taobao")
+    }
+
+    fn warehouses() -> Vec<Warehouse> {
+        vec![Warehouse { id: 1, code: "WH-HZ".into(), name: "杭州仓".into(), province: "浙江省".into(), city: "杭州市".into() }]
+    }
+
+    #[test]
+    fn default_review_holds_remark_and_large_amount() {
+        let (book, set) = rule(RuleKind::Review, RuleKind::Review.built_in_source());
+        assert_eq!(book.review(&set, &order(10_000, "")).unwrap().decision, ReviewDecision::Approve);
+        let held = book.review(&set, &order(10_000, "请尽快发货")).unwrap().decision;
+        assert!(matches!(&held, ReviewDecision::Hold(reason) if reason.contains("请尽快发货")), "{held:?}");
+        let large = book.review(&set, &order(250_000, "")).unwrap().decision;
+        assert!(matches!(&large, ReviewDecision::Hold(reason) if reason.contains("2500.00")), "{large:?}");
+    }
+
+    #[test]
+    fn default_allocation_picks_enabled_warehouse() {
+        let (book, set) = rule(RuleKind::Allocation, RuleKind::Allocation.built_in_source());
+        let allocation = book.allocate(&set, &order(100, ""), &warehouses()).unwrap();
+        assert_eq!(allocation.warehouse_code, "WH-HZ");
+        assert_eq!(allocation.rule_version, 7);
+        let none = book.allocate(&set, &order(100, ""), &[]).unwrap_err().to_string();
+        assert!(none.contains("allocation v7"), "{none}");
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let engine = build_engine(&ScriptLimits::default());
+        let error = compile(&engine, RuleKind::Review, "fn review(order) {\n  let x = ;\n}", "rules/review.rhai").unwrap_err();
+        assert!(error.0.starts_with("rules/review.rhai: line 2"), "{error}");
+    }
+
+    #[test]
+    fn missing_entry_function_rejected() {
+        let engine = build_engine(&ScriptLimits::default());
+        let error = compile(&engine, RuleKind::Review, "fn other(order) { 1 }", "x").unwrap_err();
+        assert!(error.0.contains("fn review(order)"), "{error}");
+    }
+
+    #[test]
+    fn hostile_scripts_fail_cleanly() {
+        let cases = [
+            ("fn review(order) { loop { } }", "operations"),
+            ("fn review(order) { review(order) }", "stack"),
+            ("fn review(order) { let s = \"x\"; loop { s += s; } }", "too large"),
+            ("fn review(order) { 42 }", "returned a i64"),
+            ("fn review(order) { throw \"boom\" }", "boom"),
+            ("fn review(order) { 1 / 0 }", "Division by zero"),
+            ("fn review(order) { #{ decision: \"maybe\" } }", "\"maybe\""),
+            ("fn review(order) { #{ decision: \"hold\" } }", "reason"),
+            ("fn review(order) { #{ decision: 5 } }", "expected a string"),
+        ];
+        for (source, expected) in cases {
+            let (book, set) = rule(RuleKind::Review, source);
+            let error = book.review(&set, &order(100, "")).unwrap_err().to_string();
+            assert!(error.contains("review v7"), "{source}: {error}");
+            assert!(error.to_lowercase().contains(&expected.to_lowercase()), "{source}: {error}");
+            // The engine keeps working for the next order.
+            let (book, set) = rule(RuleKind::Review, RuleKind::Review.built_in_source());
+            assert_eq!(book.review(&set, &order(100, "")).unwrap().decision, ReviewDecision::Approve);
+        }
+    }
+
+    #[test]
+    fn eval_and_import_are_unavailable() {
+        let engine = build_engine(&ScriptLimits::default());
+        assert!(compile(&engine, RuleKind::Review, "fn review(order) { eval(\"1\") }", "x").is_err());
+        let (book, set) = rule(RuleKind::Review, "import \"os\" as os; fn review(order) { #{ decision: \"approve\" } }");
+        assert!(book.review(&set, &order(1, "")).is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! Wiring: opens storage, loads rules and plugins, starts the scheduler and the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::plugin::PluginHost;
+use crate::plugin::manifest::Manifest;
+use crate::plugin::net::Origin;
+use crate::storage::stores::{NewStore, Store};
+use crate::rules::{RuleBook, ScriptLimits};
+use crate::storage::Db;
+use crate::sync::Scheduler;
+
+/// Everything a request handler or a job needs.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub plugins: Arc<PluginHost>,
+    pub rules: Arc<RuleBook>,
+    pub scheduler: Arc<Scheduler>,
+    pub config: Arc<Config>,
+}
+
+/// A started server; stop it with [`Server::shutdown`] or by dropping the stop sender.
+pub struct Server {
+    pub app: App,
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl App {
+    /// Opens storage and loads everything except the background tasks.
+    pub async fn open(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<App> {
+        let db = match &config.database_url {
+            Some(url) => Db::connect(url).await?,
+            None => Db::open_sqlite(&config.data_dir).await?,
+        };
+        let interrupted = db.mark_interrupted_runs().await?;
+        if interrupted > 0 {
+            tracing::warn!(runs = interrupted, "found sync runs interrupted by an earlier stop");
+        }
+        let rules = Arc::new(RuleBook::load(&db, config.rules_dir.as_deref(), ScriptLimits::default()).await?);
+        let plugins = Arc::new(PluginHost::new(&config.data_dir, config.sandbox.clone())?);
+        let scheduler = Scheduler::new(db.clone(), plugins.clone(), rules.clone(), config.sync.clone(), shutdown);
+        Ok(App { db, plugins, rules, scheduler, config: Arc::new(config) })
+    }
+}
+
+impl App {
+    /// Adds a store after checking its plugin, configuration and approved origins.
+    pub async fn add_store(&self, new_store: &NewStore) -> anyhow::Result<Store> {
+        anyhow::ensure!(!new_store.name.trim().is_empty(), "store name is empty; give the store a name");
+        anyhow::ensure!(
+            new_store.sync_interval_secs >= 1,
+            "sync interval {} s is too short; use at least 1 second",
+            new_store.sync_interval_secs
+        );
+        anyhow::ensure!(
+            new_store.initial_lookback_secs >= 0,
+            "initial lookback {} s is negative",
+            new_store.initial_lookback_secs
+        );
+        let plugin = self.db.enabled_plugin(&new_store.plugin_id).await?.with_context(|| {
+            format!("plugin {:?} is not installed; install it first (shopkeeper plugin install DIR)", new_store.plugin_id)
+        })?;
+        let manifest = Manifest::parse(&plugin.manifest)?;
+        manifest.check_store_config(&new_store.config)?;
+        for origin in &new_store.approved_origins {
+            Origin::parse(origin).map_err(|problem| anyhow::anyhow!("approved origin {origin:?} {problem}"))?;
+        }
+        self.db.insert_store(new_store).await
+    }
+}
+
+impl Server {
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let (stop, shutdown) = watch::channel(false);
+        let listen = config.listen;
+        let app = App::open(config, shutdown.clone()).await?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("failed to listen on {listen}; pick another address with --listen"))?;
+        let addr = listener.local_addr()?;
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(app.scheduler.clone().run());
+        let router = crate::http::router(app.clone());
+        let mut http_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let stopped = async move {
+                let _ = http_shutdown.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stopped).await {
+                tracing::error!(%error, "HTTP server failed");
+            }
+        });
+        tracing::info!(%addr, "shopkeeper listening");
+        Ok(Server { app, addr, stop, tasks })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, lets running sync pages finish, then returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.app.db.close().await;
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then shuts down cleanly.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        wait_for_signal().await;
+        tracing::info!("stop signal received; finishing the current transaction");
+        self.shutdown().await;
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("failed to install SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

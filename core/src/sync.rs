@@ -1,0 +1,253 @@
+//! Sync scheduler: a pull job per store on its interval, or at once when triggered.
+//!
+//! The core owns each window: it starts `overlap` before the store's cursor (so late writes on
+//! the platform are not missed), ends `lag` before now, and is at most as wide as the plugin's
+//! manifest allows. Every page is stored in its own transaction, and the cursor reaches the
+//! window's end only with the last page. On shutdown a run stops between pages.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::intake::{PagePosition, store_page};
+use crate::plugin::{PluginHost, PluginSession};
+use crate::rules::RuleBook;
+use crate::storage::Db;
+use crate::storage::stores::Store;
+use crate::storage::sync_state::PULL_ORDERS;
+
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    /// How far behind the cursor each window starts.
+    pub overlap: Duration,
+    /// How far before now each window ends, for writes the platform has not made visible yet.
+    pub lag: Duration,
+    /// Windows one run may pull while catching up; the next run continues.
+    pub max_windows_per_run: u32,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self { overlap: Duration::from_secs(60), lag: Duration::from_secs(5), max_windows_per_run: 48 }
+    }
+}
+
+/// Result of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub pages: i64,
+    pub seen: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub stopped_early: bool,
+}
+
+pub struct Scheduler {
+    db: Db,
+    plugins: Arc<PluginHost>,
+    rules: Arc<RuleBook>,
+    settings: SyncSettings,
+    shutdown: watch::Receiver<bool>,
+    triggers: Mutex<HashMap<i64, Arc<Notify>>>,
+    /// Serialises runs of one store between the loop and on-demand callers.
+    running: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Scheduler {
+    pub fn new(
+        db: Db,
+        plugins: Arc<PluginHost>,
+        rules: Arc<RuleBook>,
+        settings: SyncSettings,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Scheduler> {
+        Arc::new(Scheduler {
+            db,
+            plugins,
+            rules,
+            settings,
+            shutdown,
+            triggers: Mutex::default(),
+            running: Mutex::default(),
+        })
+    }
+
+    /// Asks the store's loop to run now instead of waiting for its interval.
+    pub fn trigger(&self, store_id: i64) {
+        self.trigger_handle(store_id).notify_one();
+    }
+
+    fn trigger_handle(&self, store_id: i64) -> Arc<Notify> {
+        self.triggers.lock().expect("trigger lock").entry(store_id).or_default().clone()
+    }
+
+    fn run_lock(&self, store_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        self.running.lock().expect("run lock").entry(store_id).or_default().clone()
+    }
+
+    /// Runs every store's loop until shutdown; picks up stores added while running.
+    pub async fn run(self: Arc<Self>) {
+        let mut shutdown = self.shutdown.clone();
+        let mut loops = JoinSet::new();
+        let mut started: HashMap<i64, ()> = HashMap::new();
+        loop {
+            match self.db.list_stores().await {
+                Ok(stores) => {
+                    for store in stores.into_iter().filter(|s| s.enabled) {
+                        if started.insert(store.id, ()).is_none() {
+                            let scheduler = self.clone();
+                            loops.spawn(async move { scheduler.store_loop(store.id).await });
+                        }
+                    }
+                }
+                Err(error) => tracing::error!(error = %format!("{error:#}"), "failed to list stores for sync"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+        }
+        tracing::info!("sync scheduler stopping; waiting for running pages to be stored");
+        while loops.join_next().await.is_some() {}
+        tracing::info!("sync scheduler stopped");
+    }
+
+    async fn store_loop(self: Arc<Self>, store_id: i64) {
+        let mut shutdown = self.shutdown.clone();
+        let trigger = self.trigger_handle(store_id);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let interval = match self.db.store(store_id).await {
+                Ok(Some(store)) => {
+                    if let Err(error) = self.run_once(store_id).await {
+                        tracing::warn!(store = %store.name, error = %format!("{error:#}"), "sync run failed");
+                    }
+                    Duration::from_secs(store.sync_interval_secs.max(1) as u64)
+                }
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::error!(store_id, error = %format!("{error:#}"), "failed to load store");
+                    Duration::from_secs(10)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = trigger.notified() => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Pulls the store's orders once and records the run, successful or not.
+    pub async fn run_once(&self, store_id: i64) -> anyhow::Result<RunSummary> {
+        let lock = self.run_lock(store_id);
+        let _running = lock.lock().await;
+        let store = self.db.store(store_id).await?.with_context(|| format!("store {store_id} not found"))?;
+        let installed = self.db.enabled_plugin(&store.plugin_id).await?;
+        let version = installed.as_ref().map(|p| p.version.clone()).unwrap_or_default();
+        let run_id = self.db.start_sync_run(store.id, PULL_ORDERS, &version).await?;
+        let started = Instant::now();
+        let result = match installed {
+            Some(installed) => self.pull(&store, &installed, run_id).await,
+            None => Err(anyhow::anyhow!(
+                "plugin {:?} is not installed or is disabled; install it, then the store syncs again",
+                store.plugin_id
+            )),
+        };
+        let error = result.as_ref().err().map(|error| format!("{error:#}"));
+        self.db.finish_sync_run(run_id, error.as_deref()).await?;
+        match &result {
+            Ok(summary) => tracing::info!(
+                store = %store.name, run_id, pages = summary.pages, seen = summary.seen,
+                created = summary.created, updated = summary.updated,
+                elapsed_ms = started.elapsed().as_millis() as u64, "sync run finished"
+            ),
+            Err(_) => tracing::warn!(store = %store.name, run_id, error = error.as_deref().unwrap_or(""), "sync run failed"),
+        }
+        result.map(|summary| RunSummary { run_id, ..summary })
+    }
+
+    async fn pull(
+        &self,
+        store: &Store,
+        installed: &crate::storage::plugins::InstalledPlugin,
+        run_id: i64,
+    ) -> anyhow::Result<RunSummary> {
+        let plugins = self.plugins.clone();
+        let installed = installed.clone();
+        let loaded = tokio::task::spawn_blocking(move || plugins.load(&installed)).await??;
+        anyhow::ensure!(
+            loaded.manifest.has_capability("pull-orders"),
+            "plugin {} does not declare the pull-orders capability",
+            loaded.label()
+        );
+        let max_window_ms = loaded.manifest.pull_orders.as_ref().map_or(1_800, |p| p.max_window_secs) as i64 * 1000;
+        let plugin_version = loaded.manifest.version.clone();
+        let mut session = {
+            let plugins = self.plugins.clone();
+            let shop = store.clone();
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                let _entered = runtime.enter();
+                plugins.open_session(loaded, &shop)
+            })
+            .await??
+        };
+        let mut summary = RunSummary::default();
+        let overlap = self.settings.overlap.as_millis() as i64;
+        let lag = self.settings.lag.as_millis() as i64;
+        for _ in 0..self.settings.max_windows_per_run {
+            let cursor = self.db.cursor(store.id, PULL_ORDERS).await?;
+            let end_limit = crate::now_ms() - lag;
+            let (window, mut token) = match cursor.open_window {
+                Some(open) => ((open.start_ms, open.end_ms), Some(open.page_token)),
+                None => {
+                    let start = match cursor.cursor_ms {
+                        Some(cursor) => cursor - overlap,
+                        None => end_limit - store.initial_lookback_secs * 1000,
+                    };
+                    ((start, (start + max_window_ms).min(end_limit)), None)
+                }
+            };
+            if window.0 >= window.1 {
+                break;
+            }
+            loop {
+                if *self.shutdown.borrow() {
+                    summary.stopped_early = true;
+                    return Ok(summary);
+                }
+                let page_token = token.clone();
+                let (returned, result) = tokio::task::spawn_blocking(move || {
+                    let result = session.pull_orders(window, page_token.as_deref());
+                    (session, result)
+                })
+                .await?;
+                session = returned;
+                let page = result?;
+                let position = PagePosition { run_id, window };
+                let counts = store_page(&self.db, &self.rules, store, &plugin_version, &position, &page).await?;
+                summary.pages += 1;
+                summary.seen += counts.seen;
+                summary.created += counts.created;
+                summary.updated += counts.updated;
+                match page.next_page_token {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
+            if window.1 >= end_limit {
+                break;
+            }
+        }
+        drop::<PluginSession>(session);
+        Ok(summary)
+    }
+}

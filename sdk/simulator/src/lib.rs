@@ -1,0 +1,403 @@
+//! A marketplace simulator on loopback that behaves like the Taobao Open Platform (TOP) router.
+//!
+//! [`Simulator`] generates a reproducible stream of orders from a seed: history orders created
+//! before the start, then live orders at a fixed rate, each moving through the TOP lifecycle
+//! (paid, shipped, finished, refunded or closed) at seeded delays. [`Simulator::router`] serves
+//! them at `/router/rest` with TOP's common parameters, signing, errors and paging, plus admin
+//! routes under `/_sim/` for the demo and tests.
+
+pub mod catalog;
+pub mod sign;
+mod stream;
+mod top;
+pub mod trade;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use sign::{SignMethod, top_sign};
+pub use trade::{LineSnapshot, TradeSnapshot, format_top_time, format_yuan, parse_top_time};
+
+use stream::OrderPlan;
+
+pub const DEMO_APP_KEY: &str = "sim-app-key";
+pub const DEMO_APP_SECRET: &str = "sim-app-secret";
+pub const DEMO_SESSION: &str = "sim-session";
+
+/// Number of router calls that [`Simulator::requests`] keeps. Older calls are dropped.
+const REQUEST_LOG_CAPACITY: usize = 10_000;
+
+/// Settings of one simulated shop.
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    pub seed: u64,
+    /// Live orders created per minute after start (0 = none).
+    pub rate_per_minute: f64,
+    /// Orders created before start, spread evenly-ish over `history_span` before start.
+    pub history_orders: usize,
+    pub history_span: Duration,
+    /// Factor applied to every lifecycle delay (pay, ship, finish, refund, close), e.g. 0.01 in tests.
+    /// A scale of 0 puts every step at the creation time.
+    pub time_scale: f64,
+    pub app_key: String,
+    pub app_secret: String,
+    /// The seller session (OAuth access token) that calls must carry.
+    pub session: String,
+    /// Allowed clock skew of the `timestamp` parameter (TOP: 10 minutes).
+    pub timestamp_tolerance: Duration,
+    /// Delay before every router answer, to imitate a slow platform (tests use it to kill a
+    /// server in the middle of a sync).
+    pub response_delay: Duration,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            rate_per_minute: 30.0,
+            history_orders: 200,
+            history_span: Duration::from_secs(2 * 3600),
+            time_scale: 1.0,
+            app_key: DEMO_APP_KEY.to_owned(),
+            app_secret: DEMO_APP_SECRET.to_owned(),
+            session: DEMO_SESSION.to_owned(),
+            timestamp_tolerance: Duration::from_secs(10 * 60),
+            response_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// A TOP error as sent in `error_response`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopError {
+    pub code: i64,
+    pub msg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_msg: Option<String>,
+}
+
+impl TopError {
+    /// Builds an error with a `sub_msg` and no `sub_code`.
+    pub fn new(code: i64, msg: &str, sub_msg: impl Into<String>) -> Self {
+        Self {
+            code,
+            msg: msg.to_owned(),
+            sub_code: None,
+            sub_msg: Some(sub_msg.into()),
+        }
+    }
+
+    /// Builds an error with both a `sub_code` and a `sub_msg`.
+    pub fn with_sub_code(code: i64, msg: &str, sub_code: &str, sub_msg: impl Into<String>) -> Self {
+        Self {
+            code,
+            msg: msg.to_owned(),
+            sub_code: Some(sub_code.to_owned()),
+            sub_msg: Some(sub_msg.into()),
+        }
+    }
+}
+
+/// An error that the router returns for the next `count` calls of a method, in place of the result.
+///
+/// It applies after the common checks pass, so only well-formed, correctly signed calls hit it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// TOP method name such as `taobao.trades.sold.increment.get`. `None` matches every method.
+    #[serde(default)]
+    pub api_method: Option<String>,
+    /// Number of calls to fail; the fault is removed when it reaches 0.
+    #[serde(default = "default_fault_count")]
+    pub count: u32,
+    pub error: TopError,
+}
+
+fn default_fault_count() -> u32 {
+    1
+}
+
+/// One router call as seen by the simulator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub at: DateTime<Utc>,
+    /// The `method` parameter, if the call had one.
+    pub api_method: Option<String>,
+    /// `None` when the call succeeded.
+    pub error_code: Option<i64>,
+    pub error_sub_code: Option<String>,
+}
+
+impl RequestRecord {
+    pub fn is_ok(&self) -> bool {
+        self.error_code.is_none()
+    }
+}
+
+/// The simulated shop. Cloning it is cheap and every clone shares the same state.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SimulatorConfig,
+    start: DateTime<Utc>,
+    /// Every order generated so far, in index (and so tid) order. Live orders are added lazily.
+    plans: Mutex<Vec<OrderPlan>>,
+    faults: Mutex<Vec<Fault>>,
+    requests: Mutex<VecDeque<RequestRecord>>,
+    request_counter: AtomicU64,
+}
+
+impl Simulator {
+    /// Creates a simulator whose start instant is now, rounded down to a whole second.
+    pub fn new(config: SimulatorConfig) -> Self {
+        Self::new_at(config, Utc::now())
+    }
+
+    /// Creates a simulator with a chosen start instant (rounded down to a whole second).
+    ///
+    /// Two simulators with the same config and start produce identical trades, which tests use.
+    pub fn new_at(config: SimulatorConfig, start: DateTime<Utc>) -> Self {
+        let start = start.trunc_subsecs(0);
+        let plans = (0..config.history_orders)
+            .map(|index| OrderPlan::generate(&config, start, index))
+            .collect();
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                start,
+                plans: Mutex::new(plans),
+                faults: Mutex::new(Vec::new()),
+                requests: Mutex::new(VecDeque::new()),
+                request_counter: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Binds `listen`, serves [`Self::router`] on a spawned task and returns once it accepts calls.
+    pub async fn start(
+        config: SimulatorConfig,
+        listen: SocketAddr,
+    ) -> anyhow::Result<RunningSimulator> {
+        let simulator = Self::new(config);
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|error| anyhow::anyhow!("failed to bind simulator on {listen}: {error}"))?;
+        let addr = listener.local_addr()?;
+        let (shutdown_sender, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
+        let app = simulator.router();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                // A dropped sender also ends the server, so dropping RunningSimulator stops it.
+                let _ = shutdown_receiver.await;
+            };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%addr, %error, "simulator server failed");
+            }
+            tracing::info!(%addr, "simulator server stopped");
+        });
+        tracing::info!(%addr, "simulator server started");
+        Ok(RunningSimulator {
+            addr,
+            simulator,
+            shutdown: Some(shutdown_sender),
+            task: Some(task),
+        })
+    }
+
+    /// Builds the HTTP routes: `/router/rest` (TOP) and the `/_sim/` admin routes.
+    pub fn router(&self) -> axum::Router {
+        top::router(self.clone())
+    }
+
+    pub fn config(&self) -> &SimulatorConfig {
+        &self.inner.config
+    }
+
+    /// Returns the start instant. History orders lie before it and live orders after it.
+    pub fn start_time(&self) -> DateTime<Utc> {
+        self.inner.start
+    }
+
+    /// Returns every trade created up to now, in its current state, sorted by tid.
+    pub fn trades_now(&self) -> Vec<TradeSnapshot> {
+        self.trades_at(Utc::now())
+    }
+
+    /// Returns every trade created up to `at`, in its state at `at`, sorted by tid.
+    pub fn trades_at(&self, at: DateTime<Utc>) -> Vec<TradeSnapshot> {
+        let plans = self.plans_until(at);
+        plans
+            .iter()
+            .filter_map(|plan| plan.snapshot_at(at))
+            .collect()
+    }
+
+    /// Returns the trade `tid` in its state at `at`, or `None` if no such trade exists yet.
+    pub fn trade_at(&self, tid: u64, at: DateTime<Utc>) -> Option<TradeSnapshot> {
+        let plans = self.plans_until(at);
+        let position = plans
+            .binary_search_by_key(&tid, |plan| plan.initial.tid)
+            .ok()?;
+        plans[position].snapshot_at(at)
+    }
+
+    /// Returns the trades whose `modified` at `at` lies in `from..=to`, in their state at `at`.
+    fn trades_modified_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Vec<TradeSnapshot> {
+        let plans = self.plans_until(at);
+        plans
+            .iter()
+            .filter(|plan| {
+                plan.modified_at(at)
+                    .is_some_and(|modified| from <= modified && modified <= to)
+            })
+            .filter_map(|plan| plan.snapshot_at(at))
+            .collect()
+    }
+
+    /// Adds a fault that the router returns for matching calls. Faults apply in the order added.
+    pub fn inject_fault(&self, fault: Fault) {
+        if fault.count == 0 {
+            return;
+        }
+        tracing::info!(
+            api_method = fault.api_method.as_deref().unwrap_or("*"),
+            count = fault.count,
+            code = fault.error.code,
+            "fault injected"
+        );
+        lock(&self.inner.faults).push(fault);
+    }
+
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    /// Returns the pending faults with their remaining counts.
+    pub fn faults(&self) -> Vec<Fault> {
+        lock(&self.inner.faults).clone()
+    }
+
+    /// Returns the log of router calls, oldest first (at most the latest 10,000).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.inner.requests).iter().cloned().collect()
+    }
+
+    /// Takes one use of the first fault that matches `api_method`, removing it when used up.
+    fn take_fault(&self, api_method: &str) -> Option<TopError> {
+        let mut faults = lock(&self.inner.faults);
+        let position = faults.iter().position(|fault| {
+            fault
+                .api_method
+                .as_deref()
+                .is_none_or(|method| method == api_method)
+        })?;
+        let fault = &mut faults[position];
+        fault.count -= 1;
+        let error = fault.error.clone();
+        if fault.count == 0 {
+            faults.remove(position);
+        }
+        Some(error)
+    }
+
+    fn record_request(&self, record: RequestRecord) {
+        let mut requests = lock(&self.inner.requests);
+        if requests.len() == REQUEST_LOG_CAPACITY {
+            requests.pop_front();
+        }
+        requests.push_back(record);
+    }
+
+    fn next_request_id(&self) -> String {
+        let number = self.inner.request_counter.fetch_add(1, Ordering::Relaxed);
+        format!("sim{:x}{number:06x}", self.inner.start.timestamp())
+    }
+
+    /// Locks the order list after generating every live order created up to `at`.
+    fn plans_until(&self, at: DateTime<Utc>) -> MutexGuard<'_, Vec<OrderPlan>> {
+        let config = &self.inner.config;
+        let mut plans = lock(&self.inner.plans);
+        if stream::sanitized_rate(config.rate_per_minute) > 0.0 {
+            loop {
+                let index = plans.len();
+                let created =
+                    stream::instant_at(self.inner.start, stream::creation_offset_ms(config, index));
+                if created > at {
+                    break;
+                }
+                plans.push(OrderPlan::generate(config, self.inner.start, index));
+            }
+        }
+        plans
+    }
+}
+
+/// Locks a mutex and recovers the data if a panicking thread poisoned it. That is safe because
+/// every update the simulator makes under a lock leaves the data consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A simulator serving on a loopback socket. Dropping it or calling [`Self::stop`] ends the server.
+pub struct RunningSimulator {
+    pub addr: SocketAddr,
+    pub simulator: Simulator,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningSimulator {
+    /// Returns the TOP router URL, `http://ADDR/router/rest`.
+    pub fn router_url(&self) -> String {
+        format!("{}/router/rest", self.base_url())
+    }
+
+    /// Returns the server's base URL, `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting calls and waits up to 5 seconds for open connections to finish.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            tracing::warn!(addr = %self.addr, "simulator server did not stop within 5 s, aborting it");
+            task.abort();
+        }
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

@@ -48,6 +48,29 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Manage warehouses.
+    Warehouse {
+        #[command(subcommand)]
+        command: WarehouseCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WarehouseCommand {
+    /// Add a warehouse that the allocation rule can pick.
+    Add {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Short code, for example WH-HZ.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        province: String,
+        #[arg(long, default_value = "")]
+        city: String,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -193,6 +216,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for store in app.db.list_stores().await? {
                 println!("{}\t{}\t{}\tevery {} s", store.id, store.name, store.plugin_id, store.sync_interval_secs);
             }
+            Ok(())
+        }
+        Command::Warehouse { command: WarehouseCommand::Add { server, code, name, province, city } } => {
+            anyhow::ensure!(!code.trim().is_empty(), "--code is empty; give the warehouse a short code such as WH-HZ");
+            let app = open_app(&server).await?;
+            app.db.ensure_warehouse(&code, &name, &province, &city).await?;
+            println!("warehouse {code} ({name}) is available to the allocation rule");
             Ok(())
         }
         Command::Plugin { command: PluginCommand::Install { server, dir } } => {

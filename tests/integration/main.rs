@@ -1,0 +1,8 @@
+//! One integration test binary with a module per feature.
+
+mod api;
+mod browser;
+mod crash;
+mod hostile;
+mod rules_at_start;
+mod sync;

@@ -1,0 +1,215 @@
+//! A connector that misbehaves on purpose, so that tests can check the host's limits.
+//!
+//! The configuration field `mode`, read on every call, picks what `pull-orders` does. An unset
+//! or empty `mode` is `ok`.
+//!
+//! - `ok`: returns an empty page with no next token.
+//! - `trap`: panics, which traps the instance.
+//! - `loop`: spins forever without calling the host.
+//! - `forbidden-host`: sends a GET request to the URL in `target`. A host error is returned as
+//!   is (kind `network`), a non-2xx status becomes a `platform` error, and a 2xx response returns
+//!   an empty page.
+//! - `memory-bomb`: allocates and writes to memory until an allocation fails, which aborts.
+//! - `recursion`: recurses without bound until the stack overflows.
+//! - `huge-output`: returns one order whose `raw` field is [`HUGE_OUTPUT_BYTES`] long.
+
+use std::hint::black_box;
+
+use shopkeeper_connector::{
+    Address, Connector, ConnectorError, Order, OrderPage, OrderStatus, TimeWindow, config, http,
+};
+
+/// Length of the `raw` field in `huge-output` mode: 100 MiB.
+pub const HUGE_OUTPUT_BYTES: usize = 100 * 1024 * 1024;
+/// Size of each allocation in `memory-bomb` mode.
+const MEMORY_BOMB_CHUNK_BYTES: usize = 1024 * 1024;
+/// Distance between the bytes that `memory-bomb` writes, one 4 KiB page.
+const PAGE_BYTES: usize = 4096;
+
+/// Behaviour selected by the `mode` configuration field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Ok,
+    Trap,
+    Loop,
+    ForbiddenHost,
+    MemoryBomb,
+    Recursion,
+    HugeOutput,
+}
+
+impl Mode {
+    /// Parses the value of the `mode` field.
+    pub fn parse(name: &str) -> Option<Mode> {
+        match name {
+            "ok" => Some(Mode::Ok),
+            "trap" => Some(Mode::Trap),
+            "loop" => Some(Mode::Loop),
+            "forbidden-host" => Some(Mode::ForbiddenHost),
+            "memory-bomb" => Some(Mode::MemoryBomb),
+            "recursion" => Some(Mode::Recursion),
+            "huge-output" => Some(Mode::HugeOutput),
+            _ => None,
+        }
+    }
+}
+
+/// The exported connector.
+pub struct HostileConnector;
+
+impl Connector for HostileConnector {
+    fn pull_orders(
+        _window: TimeWindow,
+        _page_token: Option<String>,
+    ) -> Result<OrderPage, ConnectorError> {
+        let name = config::get("mode")
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "ok".to_string());
+        let mode = Mode::parse(&name).ok_or_else(|| {
+            ConnectorError::invalid_config(format!(
+                "configuration field `mode` has invalid value {name:?}: expected ok, trap, loop, \
+                 forbidden-host, memory-bomb, recursion or huge-output"
+            ))
+        })?;
+        match mode {
+            Mode::Ok => Ok(empty_page()),
+            Mode::Trap => panic!("hostile connector traps on purpose (mode `trap`)"),
+            Mode::Loop => spin_forever(),
+            Mode::ForbiddenHost => call_target(),
+            Mode::MemoryBomb => exhaust_memory(),
+            Mode::Recursion => {
+                let depth = recurse(black_box(0));
+                Err(ConnectorError::internal(format!(
+                    "recursion ended at depth {depth}"
+                )))
+            }
+            Mode::HugeOutput => Ok(huge_page()),
+        }
+    }
+}
+
+shopkeeper_connector::export_connector!(HostileConnector);
+
+fn empty_page() -> OrderPage {
+    OrderPage {
+        orders: Vec::new(),
+        next_page_token: None,
+    }
+}
+
+/// Loops forever. The volatile read of a flag that nothing sets keeps the optimiser from
+/// proving the loop has no effect and removing it.
+fn spin_forever() -> ! {
+    let stop = false;
+    let mut iterations: u64 = 0;
+    loop {
+        // SAFETY: `stop` is a live local, so the pointer is valid and aligned.
+        if unsafe { std::ptr::read_volatile(&stop) } {
+            black_box(iterations);
+        }
+        iterations = black_box(iterations.wrapping_add(1));
+    }
+}
+
+fn call_target() -> Result<OrderPage, ConnectorError> {
+    let target = config::require("target")?;
+    let response = http::get(&target)?;
+    if !response.is_success() {
+        return Err(ConnectorError::platform(format!(
+            "GET {target} returned HTTP status {}",
+            response.status
+        )));
+    }
+    Ok(empty_page())
+}
+
+/// Allocates 1 MiB blocks and writes one byte in every page, so the memory is really used,
+/// until the allocator fails and the default allocation error handler aborts.
+fn exhaust_memory() -> ! {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut block: Vec<u8> = Vec::with_capacity(MEMORY_BOMB_CHUNK_BYTES);
+        let start = block.as_mut_ptr();
+        for offset in (0..MEMORY_BOMB_CHUNK_BYTES).step_by(PAGE_BYTES) {
+            // SAFETY: `offset` is below the capacity, so the write stays inside the allocation.
+            unsafe { std::ptr::write_volatile(start.add(offset), 0xA5) };
+        }
+        blocks.push(black_box(block));
+    }
+}
+
+/// Recurses until the stack overflows. Each frame keeps a buffer alive across the call and
+/// uses the call's result afterwards, so the call is not in tail position and cannot become a
+/// loop.
+#[inline(never)]
+#[allow(unconditional_recursion, reason = "this mode must overflow the stack")]
+fn recurse(depth: u64) -> u64 {
+    let mut frame = [0u8; 256];
+    frame[(depth % 256) as usize] = depth as u8;
+    black_box(&mut frame);
+    let deeper = recurse(black_box(depth + 1));
+    deeper.wrapping_add(u64::from(frame[(depth % 256) as usize]))
+}
+
+fn huge_page() -> OrderPage {
+    let order = Order {
+        platform_order_id: "hostile-huge-output".to_string(),
+        status: OrderStatus::Paid,
+        platform_status: "HUGE".to_string(),
+        currency: "CNY".to_string(),
+        goods_minor: 0,
+        shipping_minor: 0,
+        paid_minor: 0,
+        buyer_nick: String::new(),
+        buyer_remark: String::new(),
+        seller_remark: String::new(),
+        receiver: Address {
+            name: String::new(),
+            phone: String::new(),
+            province: String::new(),
+            city: String::new(),
+            district: String::new(),
+            street: String::new(),
+            zip: String::new(),
+        },
+        created_at_ms: 0,
+        modified_at_ms: 0,
+        paid_at_ms: None,
+        lines: Vec::new(),
+        raw: "x".repeat(HUGE_OUTPUT_BYTES),
+    };
+    OrderPage {
+        orders: vec![order],
+        next_page_token: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_names_parse() {
+        let cases = [
+            ("ok", Mode::Ok),
+            ("trap", Mode::Trap),
+            ("loop", Mode::Loop),
+            ("forbidden-host", Mode::ForbiddenHost),
+            ("memory-bomb", Mode::MemoryBomb),
+            ("recursion", Mode::Recursion),
+            ("huge-output", Mode::HugeOutput),
+        ];
+        for (name, mode) in cases {
+            assert_eq!(Mode::parse(name), Some(mode), "{name}");
+        }
+        assert_eq!(Mode::parse("Trap"), None);
+        assert_eq!(Mode::parse(""), None);
+    }
+
+    #[test]
+    fn huge_page_size() {
+        let page = huge_page();
+        assert_eq!(page.orders.len(), 1);
+        assert_eq!(page.orders[0].raw.len(), HUGE_OUTPUT_BYTES);
+    }
+}

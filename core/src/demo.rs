@@ -50,9 +50,11 @@ impl Demo {
             SimulatorConfig {
                 seed: options.seed,
                 rate_per_minute: options.orders_per_minute,
-                history_orders: 120,
-                history_span: Duration::from_secs(2 * 3600),
-                time_scale: 0.1,
+                // Half an hour of history at half the real pace: most recent orders are paid
+                // and waiting to ship, older ones show the later statuses.
+                history_orders: 60,
+                history_span: Duration::from_secs(30 * 60),
+                time_scale: 0.5,
                 ..SimulatorConfig::default()
             },
             options.simulator_listen,

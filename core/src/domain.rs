@@ -291,11 +291,15 @@ fn check_money(value: i64) -> Result<(), String> {
 
 /// Shortens a value for an error message, so that a 10 MB field does not end up in a log line.
 pub fn truncate_for_message(value: &str) -> String {
-    const MAX: usize = 80;
-    if value.chars().count() <= MAX {
+    truncate_chars(value, 80)
+}
+
+/// Keeps the first `max` characters of `value`, noting the full size when it cuts.
+pub fn truncate_chars(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
         return value.to_owned();
     }
-    let head: String = value.chars().take(MAX).collect();
+    let head: String = value.chars().take(max).collect();
     format!("{head}… ({} bytes)", value.len())
 }
 

@@ -82,8 +82,8 @@ async fn demo_shows_orders_with_decisions() {
         serde_json::json!({ "binary": chromium, "args": CHROMIUM_ARGS }),
     );
     let client = wait_until(Duration::from_secs(20), "chromedriver to accept a session", || async {
-        ClientBuilder::rustls()
-            .map_err(|e| e.to_string())?
+        // chromedriver speaks plain HTTP on loopback, so no TLS connector is needed.
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities.clone())
             .connect(&webdriver)
             .await

@@ -65,7 +65,7 @@ async fn hostile_plugins_fail_alone(kind: DbKind) {
         ("loop", None, "CPU time limit of 300 ms"),
         ("forbidden-host", Some(format!("http://{forbidden}/steal")), "not in the plugin's allowed_hosts"),
         ("memory-bomb", None, "memory limit"),
-        ("recursion", None, "call stack"),
+        ("recursion", None, "overflowed its call stack"),
         ("huge-output", None, "limit"),
     ];
     let mut stores = Vec::new();

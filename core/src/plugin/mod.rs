@@ -451,14 +451,17 @@ fn check_cpu_budget(mut context: StoreContextMut<'_, PluginState>) -> wasmtime::
 
 fn classify(store: &Store<PluginState>, plugin: &str, shop: &str, error: wasmtime::Error) -> PluginError {
     let state = store.data();
+    let trap = error.downcast_ref::<wasmtime::Trap>().or_else(|| error.root_cause().downcast_ref::<wasmtime::Trap>()).copied();
     let (kind, message) = if state.clock.exceeded {
         (PluginErrorKind::CpuTimeLimit, format!("exceeded the CPU time limit of {} ms per call", state.clock.limit.as_millis()))
     } else if let Some(detail) = &state.limiter.exceeded {
         (PluginErrorKind::MemoryLimit, format!("exceeded its memory limit: {detail}"))
-    } else if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow) {
+    } else if trap == Some(wasmtime::Trap::StackOverflow) {
         (PluginErrorKind::StackOverflow, "overflowed its call stack (limit 512 KiB)".to_owned())
+    } else if let Some(trap) = trap {
+        (PluginErrorKind::Trap, format!("trapped: {trap}"))
     } else {
-        (PluginErrorKind::Trap, format!("trapped: {}", first_line(&format!("{error:#}"))))
+        (PluginErrorKind::Trap, format!("trapped: {}", first_line(&error.root_cause().to_string())))
     };
     PluginError { plugin: plugin.to_owned(), store: shop.to_owned(), kind, message }
 }
@@ -522,13 +525,13 @@ impl PluginSession {
         let page = match result {
             Ok(Ok(page)) => page,
             Ok(Err(error)) => {
+                let kind = error_kind_name(error.kind);
                 return Err(self.error(
-                    PluginErrorKind::Connector { kind: format!("{:?}", error.kind).to_lowercase(), retry_after_ms: error.retry_after_ms },
+                    PluginErrorKind::Connector { kind: kind.to_owned(), retry_after_ms: error.retry_after_ms },
                     format!(
-                        "{} error{}: {}",
-                        format!("{:?}", error.kind).to_lowercase(),
+                        "{kind} error{}: {}",
                         error.platform_code.map(|code| format!(" (platform code {code})")).unwrap_or_default(),
-                        crate::domain::truncate_for_message(&error.message)
+                        crate::domain::truncate_chars(&error.message, 1_000)
                     ),
                 ));
             }
@@ -549,6 +552,18 @@ impl PluginSession {
             order.validate().map_err(|error| self.error(PluginErrorKind::InvalidOutput, format!("returned an invalid {error}")))?;
         }
         Ok(Page { orders, next_page_token: page.next_page_token })
+    }
+}
+
+fn error_kind_name(kind: wit::ErrorKind) -> &'static str {
+    match kind {
+        wit::ErrorKind::Auth => "authentication",
+        wit::ErrorKind::RateLimited => "rate limit",
+        wit::ErrorKind::Platform => "platform",
+        wit::ErrorKind::Network => "network",
+        wit::ErrorKind::InvalidConfig => "configuration",
+        wit::ErrorKind::InvalidResponse => "invalid response",
+        wit::ErrorKind::Internal => "internal plugin",
     }
 }
 

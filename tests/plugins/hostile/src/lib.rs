@@ -9,9 +9,13 @@
 //! - `forbidden-host`: sends a GET request to the URL in `target`. A host error is returned as
 //!   is (kind `network`), a non-2xx status becomes a `platform` error, and a 2xx response returns
 //!   an empty page.
-//! - `memory-bomb`: allocates and writes to memory until an allocation fails, which aborts.
-//! - `recursion`: recurses without bound until the stack overflows.
-//! - `huge-output`: returns one order whose `raw` field is [`HUGE_OUTPUT_BYTES`] long.
+//! - `memory-bomb`: allocates and writes to memory until an allocation fails. The allocation
+//!   error handler then aborts, which traps with `unreachable`, so the host has to tell this
+//!   case apart through its memory limiter.
+//! - `recursion`: recurses without bound until the engine's call stack overflows.
+//! - `huge-output`: returns one order whose `raw` field is [`HUGE_OUTPUT_BYTES`] long. The guest
+//!   builds that string first, so a memory limit of 100 MiB or less traps in the allocation
+//!   before the host receives any output.
 
 use std::hint::black_box;
 
@@ -138,17 +142,21 @@ fn exhaust_memory() -> ! {
     }
 }
 
-/// Recurses until the stack overflows. Each frame keeps a buffer alive across the call and
-/// uses the call's result afterwards, so the call is not in tail position and cannot become a
-/// loop.
+/// Function that [`recurse`] calls, read with a volatile load so the optimiser cannot see that
+/// the call is recursive and turn it into a loop.
+static NEXT_FRAME: fn(u64) -> u64 = recurse;
+
+/// Recurses until the WebAssembly call stack overflows.
+///
+/// Frames take no address of a local, so they live only on the engine's native call stack and
+/// never touch the shadow stack in linear memory. The host's stack limit then fires, instead of
+/// an out-of-bounds access at the bottom of linear memory. The result of the call is used
+/// afterwards, so the call is not in tail position either.
 #[inline(never)]
-#[allow(unconditional_recursion, reason = "this mode must overflow the stack")]
 fn recurse(depth: u64) -> u64 {
-    let mut frame = [0u8; 256];
-    frame[(depth % 256) as usize] = depth as u8;
-    black_box(&mut frame);
-    let deeper = recurse(black_box(depth + 1));
-    deeper.wrapping_add(u64::from(frame[(depth % 256) as usize]))
+    // SAFETY: `NEXT_FRAME` is an initialised static, so the pointer is valid and aligned.
+    let next_frame = unsafe { std::ptr::read_volatile(&NEXT_FRAME) };
+    next_frame(depth + 1).wrapping_mul(3).wrapping_add(depth)
 }
 
 fn huge_page() -> OrderPage {

@@ -20,6 +20,7 @@ commands:
   demo [ARGS]     build the plugins and run `shopkeeper demo` (ARGS go to it, e.g. --listen 127.0.0.1:9000)
   test [ARGS]     build the plugins and run every test on SQLite, and on PostgreSQL when it answers
                   (ARGS go to the integration test binary, e.g. a test name filter)
+  bench           build the plugins and run the benchmarks (release build); prints ratios to baselines
   build-plugins   build the plugin components into target/plugins/<id>/";
 
 fn main() -> ExitCode {
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("build-plugins") => build_plugins().map(|_| ()),
+        Some("bench") => bench(),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -115,6 +117,14 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     command.args(["run", "--package", "shopkeeper", "--bin", "shopkeeper", "--", "demo", "--plugins-dir"]);
     command.arg(&plugins);
     command.args(args);
+    run(command)
+}
+
+fn bench() -> anyhow::Result<()> {
+    let plugins = build_plugins()?;
+    let mut command = cargo();
+    command.args(["bench", "--package", "shopkeeper-tests", "--bench", "intake"]);
+    command.env("SHOPKEEPER_TEST_PLUGINS", &plugins);
     run(command)
 }
 

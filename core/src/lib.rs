@@ -8,6 +8,7 @@
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod harness;
 pub mod http;
 pub mod intake;
 pub mod plugin;

@@ -146,6 +146,21 @@ enum PluginCommand {
         server: ServerArgs,
         dir: PathBuf,
     },
+    /// Run a plugin against a fresh simulator and report what it pulled (a throw-away server;
+    /// nothing is kept).
+    Try {
+        /// Folder holding plugin.toml and one .wasm component.
+        dir: PathBuf,
+        /// Seed of the simulated order stream.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of simulated orders.
+        #[arg(long, default_value_t = 200)]
+        orders: usize,
+        /// An extra configuration value for the store, as NAME=VALUE.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -190,13 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Store { command: StoreCommand::Add { server, name, plugin, platform, settings, approved_origins, interval, lookback } } => {
             let app = open_app(&server).await?;
-            let mut config = BTreeMap::new();
-            for setting in settings {
-                let (key, value) = setting
-                    .split_once('=')
-                    .with_context(|| format!("--set {setting:?} is not NAME=VALUE"))?;
-                config.insert(key.to_owned(), value.to_owned());
-            }
+            let config = parse_settings(&settings)?;
             let store = app
                 .add_store(&NewStore {
                     name,
@@ -225,6 +234,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("warehouse {code} ({name}) is available to the allocation rule");
             Ok(())
         }
+        Command::Plugin { command: PluginCommand::Try { dir, seed, orders, settings } } => {
+            let scenario = shopkeeper::harness::Scenario { seed, orders, settings: parse_settings(&settings)? };
+            let report = shopkeeper::harness::try_plugin(&dir, &scenario).await?;
+            print!("{report}");
+            anyhow::ensure!(report.passed(), "the plugin did not pass the harness");
+            Ok(())
+        }
         Command::Plugin { command: PluginCommand::Install { server, dir } } => {
             let app = open_app(&server).await?;
             let installed = app.plugins.install_from_dir(&app.db, &dir).await?;
@@ -232,6 +248,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn parse_settings(settings: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut config = BTreeMap::new();
+    for setting in settings {
+        let (key, value) = setting.split_once('=').with_context(|| format!("--set {setting:?} is not NAME=VALUE"))?;
+        config.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(config)
 }
 
 async fn open_app(args: &ServerArgs) -> anyhow::Result<App> {

@@ -20,6 +20,8 @@ pub struct Config {
     pub rules_dir: Option<PathBuf>,
     pub sync: SyncSettings,
     pub sandbox: SandboxLimits,
+    /// Accept only plugins signed by a trusted publisher.
+    pub require_signed_plugins: bool,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             rules_dir: None,
             sync: SyncSettings::default(),
             sandbox: SandboxLimits::default(),
+            require_signed_plugins: false,
         }
     }
 }
@@ -47,6 +50,14 @@ struct FileConfig {
     sync: FileSync,
     #[serde(default)]
     sandbox: FileSandbox,
+    #[serde(default)]
+    plugins: FilePlugins,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePlugins {
+    require_signature: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +125,9 @@ impl Config {
         }
         if let Some(windows) = file.sync.max_windows_per_run {
             config.sync.max_windows_per_run = windows.max(1);
+        }
+        if let Some(required) = file.plugins.require_signature {
+            config.require_signed_plugins = required;
         }
         let sandbox = &mut config.sandbox;
         if let Some(ms) = file.sandbox.cpu_ms_per_call {

@@ -65,7 +65,7 @@ impl Demo {
         let server = Server::start(config).await?;
         let app = &server.app;
         let plugin_dir = options.plugins_dir.join("taobao");
-        app.plugins.install_from_dir(&app.db, &plugin_dir).await.with_context(|| {
+        app.plugins.install_from_dir(&app.db, &plugin_dir, true).await.with_context(|| {
             format!("failed to install the Taobao plugin from {}; `cargo xtask demo` builds it", plugin_dir.display())
         })?;
         app.db.ensure_warehouse("WH-HZ", "杭州总仓", "浙江省", "杭州市").await?;

@@ -5,12 +5,30 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use shopkeeper_simulator::{Simulator, SimulatorConfig};
+use shopkeeper_simulator::{Simulator, SimulatorConfig, TradeSnapshot};
 
 use crate::config::Config;
 use crate::server::App;
 use crate::storage::orders::OrderFilter;
 use crate::storage::stores::NewStore;
+
+/// The canonical status a correct connector gives a simulated Taobao trade.
+pub fn expected_status(trade: &TradeSnapshot) -> &'static str {
+    let refund_pending = trade
+        .lines
+        .iter()
+        .any(|line| matches!(line.refund_status.as_str(), "WAIT_SELLER_AGREE" | "WAIT_BUYER_RETURN_GOODS" | "WAIT_SELLER_CONFIRM_GOODS"));
+    match trade.status.as_str() {
+        "WAIT_BUYER_PAY" | "TRADE_NO_CREATE_PAY" | "PAY_PENDING" | "WAIT_PRE_AUTH_CONFIRM" => "unpaid",
+        "WAIT_SELLER_SEND_GOODS" | "WAIT_BUYER_CONFIRM_GOODS" | "SELLER_CONSIGNED_PART" if refund_pending => "refund_requested",
+        "WAIT_SELLER_SEND_GOODS" | "PAID_FORBID_CONSIGN" => "paid",
+        "WAIT_BUYER_CONFIRM_GOODS" | "SELLER_CONSIGNED_PART" => "shipped",
+        "TRADE_FINISHED" | "TRADE_BUYER_SIGNED" => "completed",
+        "TRADE_CLOSED" => "refunded",
+        "TRADE_CLOSED_BY_TAOBAO" => "closed",
+        _ => "unknown",
+    }
+}
 
 /// A scenario: how many simulated orders, from which seed.
 #[derive(Clone, Debug)]
@@ -80,7 +98,7 @@ pub async fn try_plugin(plugin_dir: &Path, scenario: &Scenario) -> anyhow::Resul
     config.sync.lag = Duration::from_secs(1);
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let app = App::open(config, shutdown).await?;
-    let installed = app.plugins.install_from_dir(&app.db, plugin_dir).await?;
+    let installed = app.plugins.install_from_dir(&app.db, plugin_dir, true).await?;
     app.db.ensure_warehouse("WH-TEST", "Harness warehouse", "", "").await?;
     let mut settings: BTreeMap<String, String> = [
         ("endpoint", simulator.router_url()),
@@ -120,6 +138,29 @@ pub async fn try_plugin(plugin_dir: &Path, scenario: &Scenario) -> anyhow::Resul
                 }
                 if order.platform_status_raw != trade.status {
                     problems.push(format!("trade {tid}: platform status {:?}, the simulator says {:?}", order.platform_status_raw, trade.status));
+                }
+                if order.platform_status != expected_status(trade) {
+                    problems.push(format!(
+                        "trade {tid}: canonical status {:?}, expected {:?} for {}",
+                        order.platform_status,
+                        expected_status(trade),
+                        trade.status
+                    ));
+                }
+                if order.created_at != trade.created.timestamp_millis() || order.modified_at != trade.modified.timestamp_millis() {
+                    problems.push(format!(
+                        "trade {tid}: created/modified {}/{} ms, the simulator says {}/{} (UTC milliseconds)",
+                        order.created_at,
+                        order.modified_at,
+                        trade.created.timestamp_millis(),
+                        trade.modified.timestamp_millis()
+                    ));
+                }
+                if order.goods_minor != trade.total_fee_fen || order.shipping_minor != trade.post_fee_fen {
+                    problems.push(format!(
+                        "trade {tid}: goods/shipping {}/{} fen, the simulator says {}/{}",
+                        order.goods_minor, order.shipping_minor, trade.total_fee_fen, trade.post_fee_fen
+                    ));
                 }
                 if order.line_count != trade.lines.len() as i64 {
                     problems.push(format!("trade {tid}: {} lines, the simulator has {}", order.line_count, trade.lines.len()));

@@ -48,10 +48,34 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Manage the publisher keys whose plugin signatures are trusted.
+    Publisher {
+        #[command(subcommand)]
+        command: PublisherCommand,
+    },
     /// Manage warehouses.
     Warehouse {
         #[command(subcommand)]
         command: WarehouseCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PublisherCommand {
+    /// Trust plugins signed with this Ed25519 public key.
+    Trust {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        name: String,
+        /// The public key, 64 hex digits.
+        #[arg(long)]
+        key: String,
+    },
+    /// List trusted publisher keys.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
     },
 }
 
@@ -140,11 +164,44 @@ enum StoreCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
-    /// Install a plugin from a folder holding plugin.toml and one .wasm component.
+    /// Install a plugin from a folder holding plugin.toml, one .wasm component and optionally
+    /// plugin.sig, approve the hosts its manifest requests, and make it the active version.
     Install {
         #[command(flatten)]
         server: ServerArgs,
         dir: PathBuf,
+    },
+    /// List installed plugin versions and their states.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Re-activate the version that was active before the current one.
+    Rollback {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+    },
+    /// Pause a plugin: its stores stop syncing until it is enabled again.
+    Disable {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+    },
+    /// Resume a paused plugin.
+    Enable {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+    },
+    /// Create a publisher key pair for signing plugins; prints both keys.
+    Keygen,
+    /// Write DIR/plugin.sig: the publisher's signature over DIR's component and manifest.
+    Sign {
+        dir: PathBuf,
+        /// File holding the publisher's secret key (64 hex digits), as printed by `keygen`.
+        #[arg(long)]
+        secret_key_file: PathBuf,
     },
     /// Run a plugin against a fresh simulator and report what it pulled (a throw-away server;
     /// nothing is kept).
@@ -243,8 +300,68 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plugin { command: PluginCommand::Install { server, dir } } => {
             let app = open_app(&server).await?;
-            let installed = app.plugins.install_from_dir(&app.db, &dir).await?;
+            let installed = app.plugins.install_from_dir(&app.db, &dir, true).await?;
+            let manifest = shopkeeper::plugin::manifest::Manifest::parse(&installed.manifest)?;
             println!("installed plugin {} {} (sha256 {})", installed.id, installed.version, installed.sha256);
+            println!("approved hosts: {}", if manifest.allowed_hosts.is_empty() { "none".to_owned() } else { manifest.allowed_hosts.join(", ") });
+            println!("a running server uses this version for its next sync jobs");
+            Ok(())
+        }
+        Command::Plugin { command: PluginCommand::List { server } } => {
+            let app = open_app(&server).await?;
+            for plugin in app.db.list_plugins().await? {
+                println!("{}\t{}\t{}\t{}", plugin.id, plugin.version, plugin.state.as_str(), plugin.sha256);
+            }
+            Ok(())
+        }
+        Command::Plugin { command: PluginCommand::Rollback { server, id } } => {
+            let app = open_app(&server).await?;
+            let active = app.db.rollback_plugin(&id).await?;
+            println!("plugin {id} rolled back to version {}", active.version);
+            Ok(())
+        }
+        Command::Plugin { command: PluginCommand::Disable { server, id } } => {
+            let app = open_app(&server).await?;
+            app.db.set_plugin_disabled(&id, true).await?;
+            println!("plugin {id} disabled; its stores pause syncing");
+            Ok(())
+        }
+        Command::Plugin { command: PluginCommand::Enable { server, id } } => {
+            let app = open_app(&server).await?;
+            app.db.set_plugin_disabled(&id, false).await?;
+            println!("plugin {id} enabled; its stores resume syncing");
+            Ok(())
+        }
+        Command::Plugin { command: PluginCommand::Keygen } => {
+            let (secret, public) = shopkeeper::plugin::signing::generate_key();
+            println!("secret key (keep it private, store it in a file for `plugin sign`): {secret}");
+            println!("public key (give it to admins for `publisher trust`): {public}");
+            Ok(())
+        }
+        Command::Plugin { command: PluginCommand::Sign { dir, secret_key_file } } => {
+            let secret = std::fs::read_to_string(&secret_key_file)
+                .with_context(|| format!("failed to read secret key file {}", secret_key_file.display()))?;
+            let manifest_path = dir.join("plugin.toml");
+            let manifest = std::fs::read_to_string(&manifest_path).with_context(|| format!("failed to read {}", manifest_path.display()))?;
+            let component_path = dir.join("plugin.wasm");
+            let component = std::fs::read(&component_path).with_context(|| format!("failed to read {}", component_path.display()))?;
+            let signature = shopkeeper::plugin::signing::sign(&secret, &component, &manifest)?;
+            std::fs::write(dir.join("plugin.sig"), signature.to_toml())?;
+            println!("wrote {} (publisher key {})", dir.join("plugin.sig").display(), signature.publisher_key);
+            Ok(())
+        }
+        Command::Publisher { command: PublisherCommand::Trust { server, name, key } } => {
+            shopkeeper::plugin::signing::parse_public_key(&key)?;
+            let app = open_app(&server).await?;
+            app.db.trust_publisher(key.trim(), &name).await?;
+            println!("plugins signed by {name} ({}) are trusted", key.trim());
+            Ok(())
+        }
+        Command::Publisher { command: PublisherCommand::List { server } } => {
+            let app = open_app(&server).await?;
+            for publisher in app.db.trusted_publishers().await? {
+                println!("{}\t{}", publisher.public_key, publisher.name);
+            }
             Ok(())
         }
     }

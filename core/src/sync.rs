@@ -126,8 +126,16 @@ impl Scheduler {
             }
             let interval = match self.db.store(store_id).await {
                 Ok(Some(store)) => {
-                    if let Err(error) = self.run_once(store_id).await {
-                        tracing::warn!(store = %store.name, error = %format!("{error:#}"), "sync run failed");
+                    match self.db.current_plugin(&store.plugin_id).await {
+                        // A disabled plugin pauses its stores: no run, no failure recorded.
+                        Ok(Some(plugin)) if plugin.state == crate::storage::plugins::VersionState::Disabled => {
+                            tracing::debug!(store = %store.name, plugin = %plugin.id, "sync paused: plugin disabled");
+                        }
+                        _ => {
+                            if let Err(error) = self.run_once(store_id).await {
+                                tracing::warn!(store = %store.name, error = %format!("{error:#}"), "sync run failed");
+                            }
+                        }
                     }
                     Duration::from_secs(store.sync_interval_secs.max(1) as u64)
                 }
@@ -157,7 +165,8 @@ impl Scheduler {
         let result = match installed {
             Some(installed) => self.pull(&store, &installed, run_id).await,
             None => Err(anyhow::anyhow!(
-                "plugin {:?} is not installed or is disabled; install it, then the store syncs again",
+                "plugin {:?} has no active version (not installed, waiting for approval, or disabled); \
+                 install, approve or enable it, then the store syncs again",
                 store.plugin_id
             )),
         };

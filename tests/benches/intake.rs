@@ -66,7 +66,7 @@ async fn full_sync(simulator: &shopkeeper_simulator::RunningSimulator, round: us
     config.sync.lag = Duration::from_secs(1);
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let app = App::open(config, shutdown).await.unwrap();
-    app.plugins.install_from_dir(&app.db, &plugins_dir().join("taobao")).await.unwrap();
+    app.plugins.install_from_dir(&app.db, &plugins_dir().join("taobao"), true).await.unwrap();
     app.db.ensure_warehouse("WH-HZ", "杭州总仓", "浙江省", "杭州市").await.unwrap();
     let mut store = taobao_store("bench", simulator, 3600, 6 * 3600);
     store.config.insert("page_size".into(), "100".into());

@@ -8,23 +8,7 @@ use shopkeeper::storage::orders::OrderFilter;
 use shopkeeper_simulator::{Simulator, SimulatorConfig, TradeSnapshot};
 use shopkeeper_tests::*;
 
-/// The canonical status a correct connector gives a simulated trade.
-pub fn expected_status(trade: &TradeSnapshot) -> &'static str {
-    let refund_pending = trade
-        .lines
-        .iter()
-        .any(|line| matches!(line.refund_status.as_str(), "WAIT_SELLER_AGREE" | "WAIT_BUYER_RETURN_GOODS" | "WAIT_SELLER_CONFIRM_GOODS"));
-    match trade.status.as_str() {
-        "WAIT_BUYER_PAY" => "unpaid",
-        "WAIT_SELLER_SEND_GOODS" | "WAIT_BUYER_CONFIRM_GOODS" if refund_pending => "refund_requested",
-        "WAIT_SELLER_SEND_GOODS" => "paid",
-        "WAIT_BUYER_CONFIRM_GOODS" => "shipped",
-        "TRADE_FINISHED" => "completed",
-        "TRADE_CLOSED" => "refunded",
-        "TRADE_CLOSED_BY_TAOBAO" => "closed",
-        other => panic!("the simulator produced a status the test does not know: {other}"),
-    }
-}
+pub use shopkeeper::harness::expected_status;
 
 /// Checks that the store holds each trade exactly once with its lines, money and times, and
 /// nothing else; returns the first difference.

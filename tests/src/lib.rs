@@ -130,7 +130,7 @@ pub async fn start_server(config: Config) -> Server {
 
 /// Installs a built plugin (`taobao`, `hostile`) into the server.
 pub async fn install_plugin(app: &App, id: &str) {
-    app.plugins.install_from_dir(&app.db, &plugins_dir().join(id)).await.expect("plugin installs");
+    app.plugins.install_from_dir(&app.db, &plugins_dir().join(id), true).await.expect("plugin installs");
 }
 
 /// Adds a Taobao store pointed at the simulator, with the simulator's origin approved.

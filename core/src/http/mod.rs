@@ -26,7 +26,13 @@ pub fn router(app: App) -> Router {
         .route("/api/stores", get(list_stores).post(add_store))
         .route("/api/stores/{id}/sync", post(sync_now))
         .route("/api/sync-runs", get(list_sync_runs))
-        .route("/api/plugins", get(list_plugins))
+        .route("/api/plugins", get(list_plugins).post(upload_plugin))
+        .route("/api/plugins/{id}/versions/{version}/approve", post(approve_plugin))
+        .route("/api/plugins/{id}/rollback", post(rollback_plugin))
+        .route("/api/plugins/{id}/disable", post(disable_plugin))
+        .route("/api/plugins/{id}/enable", post(enable_plugin))
+        .route("/api/publishers", get(list_publishers).post(trust_publisher))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_PLUGIN_UPLOAD_BYTES))
         .fallback(not_found)
         .with_state(app)
 }
@@ -133,10 +139,20 @@ struct StoreView {
     store: Store,
     /// Names of secret fields that have a value.
     secrets_set: Vec<String>,
+    /// Why the store does not sync, when it does not.
+    sync_paused: Option<String>,
 }
 
 async fn store_view(app: &App, mut store: Store) -> anyhow::Result<StoreView> {
-    let secret_fields: Vec<String> = match app.db.enabled_plugin(&store.plugin_id).await? {
+    let current = app.db.current_plugin(&store.plugin_id).await?;
+    let sync_paused = match &current {
+        None => Some(format!("plugin {} has no active version", store.plugin_id)),
+        Some(plugin) if plugin.state == crate::storage::plugins::VersionState::Disabled => {
+            Some(format!("plugin {} {} is disabled", plugin.id, plugin.version))
+        }
+        Some(_) => None,
+    };
+    let secret_fields: Vec<String> = match current {
         Some(plugin) => Manifest::parse(&plugin.manifest)?.config.into_iter().filter(|f| f.secret).map(|f| f.name).collect(),
         // Without a manifest nothing says which fields are secret, so no value is shown.
         None => store.config.keys().cloned().collect(),
@@ -147,7 +163,7 @@ async fn store_view(app: &App, mut store: Store) -> anyhow::Result<StoreView> {
             secrets_set.push(name);
         }
     }
-    Ok(StoreView { store, secrets_set })
+    Ok(StoreView { store, secrets_set, sync_paused })
 }
 
 async fn list_stores(State(app): State<App>) -> ApiResult<Vec<StoreView>> {
@@ -185,29 +201,87 @@ async fn list_sync_runs(State(app): State<App>, Query(query): Query<RunQuery>) -
 
 #[derive(Serialize)]
 struct PluginView {
-    id: String,
-    version: String,
-    name: String,
-    world: String,
-    sha256: String,
-    enabled: bool,
-    installed_at: i64,
-    manifest: Manifest,
+    #[serde(flatten)]
+    plugin: crate::storage::plugins::InstalledPlugin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parsed: Option<Manifest>,
+}
+
+fn plugin_view(plugin: crate::storage::plugins::InstalledPlugin) -> PluginView {
+    PluginView { parsed: Manifest::parse(&plugin.manifest).ok(), plugin }
 }
 
 async fn list_plugins(State(app): State<App>) -> ApiResult<Vec<PluginView>> {
-    let mut views = Vec::new();
-    for plugin in app.db.list_plugins().await? {
-        views.push(PluginView {
-            manifest: Manifest::parse(&plugin.manifest)?,
-            id: plugin.id,
-            version: plugin.version,
-            name: plugin.name,
-            world: plugin.world,
-            sha256: plugin.sha256,
-            enabled: plugin.enabled,
-            installed_at: plugin.installed_at,
-        });
+    Ok(Json(app.db.list_plugins().await?.into_iter().map(plugin_view).collect()))
+}
+
+/// Largest plugin upload accepted (component, manifest and signature together).
+pub const MAX_PLUGIN_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Uploads a plugin as a multipart form with the parts `manifest` (plugin.toml), `component`
+/// (the .wasm) and optionally `signature` (plugin.sig). The version waits for approval.
+async fn upload_plugin(State(app): State<App>, mut form: axum::extract::Multipart) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+    let mut manifest = None;
+    let mut component = None;
+    let mut signature = None;
+    while let Some(field) = form.next_field().await.map_err(|e| ApiError::bad_request(format!("invalid multipart upload: {e}")))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| ApiError::bad_request(format!("failed to read upload part {name:?}: {e}")))?;
+        let text = |bytes: axum::body::Bytes| {
+            String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request(format!("upload part {name:?} is not UTF-8 text")))
+        };
+        match name.as_str() {
+            "manifest" => manifest = Some(text(bytes)?),
+            "component" => component = Some(bytes.to_vec()),
+            "signature" if !bytes.is_empty() => signature = Some(text(bytes)?),
+            "signature" => {}
+            other => return Err(ApiError::bad_request(format!("unexpected upload part {other:?}; send manifest, component and optionally signature"))),
+        }
     }
-    Ok(Json(views))
+    let manifest = manifest.ok_or_else(|| ApiError::bad_request("the upload has no `manifest` part (plugin.toml)"))?;
+    let component = component.ok_or_else(|| ApiError::bad_request("the upload has no `component` part (the .wasm file)"))?;
+    let bundle = crate::plugin::Bundle { manifest, component, signature };
+    let installed = app.plugins.install_bundle(&app.db, &bundle, false).await.map_err(|error| ApiError::bad_request(format!("{error:#}")))?;
+    Ok((StatusCode::CREATED, Json(plugin_view(installed))))
+}
+
+async fn approve_plugin(State(app): State<App>, Path((id, version)): Path<(String, String)>) -> ApiResult<PluginView> {
+    let plugin = app.db.activate_plugin(&id, &version).await.map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    tracing::info!(plugin = %id, %version, "plugin version approved and activated");
+    Ok(Json(plugin_view(plugin)))
+}
+
+async fn rollback_plugin(State(app): State<App>, Path(id): Path<String>) -> ApiResult<PluginView> {
+    let plugin = app.db.rollback_plugin(&id).await.map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    tracing::info!(plugin = %id, version = %plugin.version, "plugin rolled back");
+    Ok(Json(plugin_view(plugin)))
+}
+
+async fn disable_plugin(State(app): State<App>, Path(id): Path<String>) -> ApiResult<PluginView> {
+    let plugin = app.db.set_plugin_disabled(&id, true).await.map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    Ok(Json(plugin_view(plugin)))
+}
+
+async fn enable_plugin(State(app): State<App>, Path(id): Path<String>) -> ApiResult<PluginView> {
+    let plugin = app.db.set_plugin_disabled(&id, false).await.map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    Ok(Json(plugin_view(plugin)))
+}
+
+#[derive(Deserialize)]
+struct NewPublisher {
+    name: String,
+    public_key: String,
+}
+
+async fn list_publishers(State(app): State<App>) -> ApiResult<Vec<crate::storage::plugins::TrustedPublisher>> {
+    Ok(Json(app.db.trusted_publishers().await?))
+}
+
+async fn trust_publisher(State(app): State<App>, Json(publisher): Json<NewPublisher>) -> Result<StatusCode, ApiError> {
+    crate::plugin::signing::parse_public_key(&publisher.public_key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if publisher.name.trim().is_empty() {
+        return Err(ApiError::bad_request("publisher name is empty; give the key a name"));
+    }
+    app.db.trust_publisher(publisher.public_key.trim(), &publisher.name).await?;
+    Ok(StatusCode::CREATED)
 }

@@ -8,6 +8,7 @@
 
 pub mod manifest;
 pub mod net;
+pub mod signing;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -23,10 +24,18 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::domain::{Address, IncomingLine, IncomingOrder, PlatformStatus};
 use crate::storage::Db;
-use crate::storage::plugins::InstalledPlugin;
+use crate::storage::plugins::{InstalledPlugin, VersionState};
 use crate::storage::stores::Store as ShopStore;
 use manifest::Manifest;
 use net::{HttpGate, HttpLimits, Origin};
+use signing::PluginSignature;
+
+/// An uploaded plugin: manifest text, component bytes and the optional `plugin.sig` text.
+pub struct Bundle {
+    pub manifest: String,
+    pub component: Vec<u8>,
+    pub signature: Option<String>,
+}
 
 pub mod bindings {
     wasmtime::component::bindgen!({
@@ -251,11 +260,14 @@ pub struct PluginHost {
     plugins_dir: PathBuf,
     cache_dir: PathBuf,
     limits: SandboxLimits,
+    require_signature: bool,
     loaded: Mutex<HashMap<(String, String), Arc<LoadedPlugin>>>,
 }
 
 impl PluginHost {
-    pub fn new(data_dir: &Path, limits: SandboxLimits) -> anyhow::Result<PluginHost> {
+    /// Creates the host; with `require_signature` only plugins signed by a trusted publisher
+    /// install.
+    pub fn new(data_dir: &Path, limits: SandboxLimits, require_signature: bool) -> anyhow::Result<PluginHost> {
         let engine = shared_engine().clone();
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -265,33 +277,73 @@ impl PluginHost {
         for dir in [&plugins_dir, &cache_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
         }
-        Ok(PluginHost { engine, linker, plugins_dir, cache_dir, limits, loaded: Mutex::new(HashMap::new()) })
+        Ok(PluginHost { engine, linker, plugins_dir, cache_dir, limits, require_signature, loaded: Mutex::new(HashMap::new()) })
     }
 
     pub fn limits(&self) -> &SandboxLimits {
         &self.limits
     }
 
-    /// Installs the plugin in `dir` (its `plugin.toml` and one `.wasm` component): checks the
-    /// manifest and that the component implements the declared world, copies both into the
-    /// data folder, records the SHA-256 and enables this version.
-    pub async fn install_from_dir(&self, db: &Db, dir: &Path) -> anyhow::Result<InstalledPlugin> {
+    /// Installs the plugin in `dir`: its `plugin.toml`, one `.wasm` component and, if present,
+    /// the publisher's `plugin.sig`. See [`PluginHost::install_bundle`].
+    pub async fn install_from_dir(&self, db: &Db, dir: &Path, approve: bool) -> anyhow::Result<InstalledPlugin> {
         let manifest_path = dir.join("plugin.toml");
-        let manifest_text = std::fs::read_to_string(&manifest_path)
+        let manifest = std::fs::read_to_string(&manifest_path)
             .with_context(|| format!("failed to read plugin manifest {}", manifest_path.display()))?;
-        let manifest = Manifest::parse(&manifest_text).with_context(|| manifest_path.display().to_string())?;
         let component_path = find_component(dir)?;
-        let bytes = std::fs::read(&component_path).with_context(|| format!("failed to read {}", component_path.display()))?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        self.instantiate_pre(&manifest, &sha256, &bytes)
-            .with_context(|| format!("plugin {} rejected: {}", manifest.id, component_path.display()))?;
+        let component = std::fs::read(&component_path).with_context(|| format!("failed to read {}", component_path.display()))?;
+        let signature_path = dir.join("plugin.sig");
+        let signature = match std::fs::read_to_string(&signature_path) {
+            Ok(text) => Some(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error).with_context(|| format!("failed to read {}", signature_path.display())),
+        };
+        self.install_bundle(db, &Bundle { manifest, component, signature }, approve)
+            .await
+            .with_context(|| format!("plugin in {} rejected", dir.display()))
+    }
+
+    /// Validates and stores an uploaded plugin version: the manifest, the signature (required
+    /// when the server is configured so, and always checked when present), and that the
+    /// component implements the manifest's world. The version starts `pending` until an admin
+    /// approves the hosts it requests, unless `approve` is set.
+    pub async fn install_bundle(&self, db: &Db, bundle: &Bundle, approve: bool) -> anyhow::Result<InstalledPlugin> {
+        let manifest = Manifest::parse(&bundle.manifest)?;
+        let publisher_key = match &bundle.signature {
+            Some(text) => {
+                let signature = PluginSignature::parse(text)?;
+                signature.verify(&bundle.component, &bundle.manifest)?;
+                let trusted = db.trusted_publishers().await?;
+                anyhow::ensure!(
+                    trusted.iter().any(|publisher| publisher.public_key == signature.publisher_key),
+                    "plugin {} is signed by publisher key {}, which is not trusted; an admin can trust it with \
+                     `shopkeeper publisher trust --name NAME --key {}`",
+                    manifest.id,
+                    signature.publisher_key,
+                    signature.publisher_key
+                );
+                Some(signature.publisher_key)
+            }
+            None if self.require_signature => anyhow::bail!(
+                "plugin {} has no plugin.sig, and this server accepts only plugins signed by a trusted publisher",
+                manifest.id
+            ),
+            None => None,
+        };
+        let sha256 = hex::encode(Sha256::digest(&bundle.component));
+        self.instantiate_pre(&manifest, &sha256, &bundle.component)
+            .with_context(|| format!("plugin {} {} rejected", manifest.id, manifest.version))?;
         let target_dir = self.plugins_dir.join(&manifest.id).join(&manifest.version);
         std::fs::create_dir_all(&target_dir).with_context(|| format!("failed to create {}", target_dir.display()))?;
         let installed_component = target_dir.join("plugin.wasm");
-        std::fs::write(&installed_component, &bytes)
+        std::fs::write(&installed_component, &bundle.component)
             .with_context(|| format!("failed to write {}", installed_component.display()))?;
-        std::fs::write(target_dir.join("plugin.toml"), &manifest_text)
+        std::fs::write(target_dir.join("plugin.toml"), &bundle.manifest)
             .with_context(|| format!("failed to write manifest into {}", target_dir.display()))?;
+        if let Some(signature) = &bundle.signature {
+            std::fs::write(target_dir.join("plugin.sig"), signature)
+                .with_context(|| format!("failed to write signature into {}", target_dir.display()))?;
+        }
         let installed = InstalledPlugin {
             id: manifest.id.clone(),
             version: manifest.version.clone(),
@@ -299,13 +351,18 @@ impl PluginHost {
             world: manifest.world.clone(),
             sha256,
             component_path: installed_component.display().to_string(),
-            manifest: manifest_text,
-            enabled: true,
+            manifest: bundle.manifest.clone(),
+            state: VersionState::Pending,
             installed_at: crate::now_ms(),
+            activated_at: None,
+            publisher_key,
         };
-        db.record_plugin(&installed).await?;
-        tracing::info!(plugin = %installed.id, version = %installed.version, sha256 = %installed.sha256, "plugin installed");
-        Ok(installed)
+        let recorded = db.record_plugin(&installed, approve).await?;
+        tracing::info!(
+            plugin = %recorded.id, version = %recorded.version, sha256 = %recorded.sha256,
+            state = recorded.state.as_str(), hosts = ?manifest.allowed_hosts, "plugin installed"
+        );
+        Ok(recorded)
     }
 
     /// Loads an installed version, checking that the file still has the recorded SHA-256.

@@ -16,6 +16,11 @@
 //! - `huge-output`: returns one order whose `raw` field is [`HUGE_OUTPUT_BYTES`] long. The guest
 //!   builds that string first, so a memory limit of 100 MiB or less traps in the allocation
 //!   before the host receives any output.
+//! - `negative-quantity`, `missing-id`, `negative-price`, `huge-remark`: return a page of valid
+//!   orders with one broken order in the middle (a line quantity of -2, an empty order id, a
+//!   unit price of -100, a 10 MB buyer remark).
+//! - `trap-mid-page`: returns a first page of three valid orders, then panics on the second.
+//! - `hang`: sends a GET request to `target`, which is expected never to answer.
 
 use std::hint::black_box;
 
@@ -40,6 +45,12 @@ pub enum Mode {
     MemoryBomb,
     Recursion,
     HugeOutput,
+    NegativeQuantity,
+    MissingId,
+    NegativePrice,
+    HugeRemark,
+    TrapMidPage,
+    Hang,
 }
 
 impl Mode {
@@ -53,6 +64,12 @@ impl Mode {
             "memory-bomb" => Some(Mode::MemoryBomb),
             "recursion" => Some(Mode::Recursion),
             "huge-output" => Some(Mode::HugeOutput),
+            "negative-quantity" => Some(Mode::NegativeQuantity),
+            "missing-id" => Some(Mode::MissingId),
+            "negative-price" => Some(Mode::NegativePrice),
+            "huge-remark" => Some(Mode::HugeRemark),
+            "trap-mid-page" => Some(Mode::TrapMidPage),
+            "hang" => Some(Mode::Hang),
             _ => None,
         }
     }
@@ -63,16 +80,16 @@ pub struct HostileConnector;
 
 impl Connector for HostileConnector {
     fn pull_orders(
-        _window: TimeWindow,
-        _page_token: Option<String>,
+        window: TimeWindow,
+        page_token: Option<String>,
     ) -> Result<OrderPage, ConnectorError> {
         let name = config::get("mode")
             .filter(|name| !name.is_empty())
             .unwrap_or_else(|| "ok".to_string());
         let mode = Mode::parse(&name).ok_or_else(|| {
             ConnectorError::invalid_config(format!(
-                "configuration field `mode` has invalid value {name:?}: expected ok, trap, loop, \
-                 forbidden-host, memory-bomb, recursion or huge-output"
+                "configuration field `mode` has invalid value {name:?}: expected one of the modes \
+                 listed in plugin.toml"
             ))
         })?;
         match mode {
@@ -88,11 +105,78 @@ impl Connector for HostileConnector {
                 )))
             }
             Mode::HugeOutput => Ok(huge_page()),
+            Mode::NegativeQuantity => Ok(page_with_broken_order(&window, |order| order.lines[0].quantity = -2)),
+            Mode::MissingId => Ok(page_with_broken_order(&window, |order| order.platform_order_id.clear())),
+            Mode::NegativePrice => Ok(page_with_broken_order(&window, |order| order.lines[0].unit_price_minor = -100)),
+            Mode::HugeRemark => Ok(page_with_broken_order(&window, |order| {
+                order.buyer_remark = "备注".repeat(HUGE_REMARK_BYTES / "备注".len());
+            })),
+            Mode::TrapMidPage => match page_token.as_deref() {
+                None => Ok(OrderPage {
+                    orders: (1..=3).map(|n| valid_order(&format!("mid-page-{n}"), &window)).collect(),
+                    next_page_token: Some("2".to_string()),
+                }),
+                Some(_) => panic!("hostile connector traps on its second page (mode `trap-mid-page`)"),
+            },
+            Mode::Hang => call_target(),
         }
     }
 }
 
 shopkeeper_connector::export_connector!(HostileConnector);
+
+/// Length of the buyer remark in `huge-remark` mode: 10 MB.
+const HUGE_REMARK_BYTES: usize = 10 * 1000 * 1000;
+
+/// A well-formed paid order modified at the window's start.
+fn valid_order(id: &str, window: &TimeWindow) -> Order {
+    Order {
+        platform_order_id: id.to_string(),
+        status: OrderStatus::Paid,
+        platform_status: "PAID".to_string(),
+        currency: "CNY".to_string(),
+        goods_minor: 1_000,
+        shipping_minor: 0,
+        paid_minor: 1_000,
+        buyer_nick: "hostile-buyer".to_string(),
+        buyer_remark: String::new(),
+        seller_remark: String::new(),
+        receiver: Address {
+            name: "测试".to_string(),
+            phone: String::new(),
+            province: "浙江省".to_string(),
+            city: "杭州市".to_string(),
+            district: String::new(),
+            street: String::new(),
+            zip: String::new(),
+        },
+        created_at_ms: window.start_ms,
+        modified_at_ms: window.start_ms,
+        paid_at_ms: Some(window.start_ms),
+        lines: vec![shopkeeper_connector::OrderLine {
+            platform_line_id: format!("{id}-1"),
+            platform_item_id: "1".to_string(),
+            platform_sku_id: "1".to_string(),
+            sku_code: "HOSTILE-1".to_string(),
+            title: "test item".to_string(),
+            quantity: 1,
+            unit_price_minor: 1_000,
+            total_minor: 1_000,
+            platform_status: "PAID".to_string(),
+        }],
+        raw: "{}".to_string(),
+    }
+}
+
+/// Three valid orders around one that `break_order` spoils.
+fn page_with_broken_order(window: &TimeWindow, break_order: impl FnOnce(&mut Order)) -> OrderPage {
+    let mut broken = valid_order("broken", window);
+    break_order(&mut broken);
+    OrderPage {
+        orders: vec![valid_order("before", window), broken, valid_order("after", window)],
+        next_page_token: None,
+    }
+}
 
 fn empty_page() -> OrderPage {
     OrderPage {

@@ -65,9 +65,20 @@ impl App {
             "initial lookback {} s is negative",
             new_store.initial_lookback_secs
         );
-        let plugin = self.db.enabled_plugin(&new_store.plugin_id).await?.with_context(|| {
-            format!("plugin {:?} is not installed; install it first (shopkeeper plugin install DIR)", new_store.plugin_id)
-        })?;
+        // The store's configuration is checked against the version it will use: the active or
+        // disabled one, else the newest upload still waiting for approval.
+        let plugin = match self.db.current_plugin(&new_store.plugin_id).await? {
+            Some(plugin) => plugin,
+            None => self
+                .db
+                .list_plugins()
+                .await?
+                .into_iter()
+                .find(|plugin| plugin.id == new_store.plugin_id)
+                .with_context(|| {
+                    format!("plugin {:?} is not installed; install it first (shopkeeper plugin install DIR)", new_store.plugin_id)
+                })?,
+        };
         let manifest = Manifest::parse(&plugin.manifest)?;
         manifest.check_store_config(&new_store.config)?;
         for origin in &new_store.approved_origins {

@@ -36,14 +36,48 @@ impl Drop for Driver {
     }
 }
 
+/// Starts chromedriver and a headless Chromium session, or returns none (recording a skip)
+/// when they are not installed.
+async fn start_browser() -> Option<(Driver, fantoccini::Client)> {
+    let (Some(chromedriver), Some(chromium)) = (find_program(&["chromedriver"]), find_program(&["chromium", "chromium-browser"])) else {
+        assert!(!on_ci(), "CI=true but chromium and chromedriver are not installed (apt-get install chromium chromium-driver)");
+        note_skip("browser tests (chromium or chromedriver not installed)");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let driver = Driver(
+        Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    let webdriver = format!("http://127.0.0.1:{port}");
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chromium, "args": CHROMIUM_ARGS }));
+    let client = wait_until(Duration::from_secs(20), "chromedriver to accept a session", || async {
+        // chromedriver speaks plain HTTP on loopback, so no TLS connector is needed.
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities.clone())
+            .connect(&webdriver)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    Some((driver, client))
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = workspace_root().join("target").join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_shows_orders_with_decisions() {
     init_logging();
-    let (Some(chromedriver), Some(chromium)) = (find_program(&["chromedriver"]), find_program(&["chromium", "chromium-browser"])) else {
-        assert!(!on_ci(), "CI=true but chromium and chromedriver are not installed (apt-get install chromium chromium-driver)");
-        note_skip("browser test (chromium or chromedriver not installed)");
-        return;
-    };
+    let Some((_driver, client)) = start_browser().await else { return };
     let data_dir = temp_dir("browser");
     let demo = Demo::start(DemoOptions {
         overrides: Overrides { listen: Some("127.0.0.1:0".parse().unwrap()), data_dir: Some(data_dir), ..Overrides::default() },
@@ -66,31 +100,6 @@ async fn demo_shows_orders_with_decisions() {
     })
     .await;
 
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _driver = Driver(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    let webdriver = format!("http://127.0.0.1:{port}");
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": chromium, "args": CHROMIUM_ARGS }),
-    );
-    let client = wait_until(Duration::from_secs(20), "chromedriver to accept a session", || async {
-        // chromedriver speaks plain HTTP on loopback, so no TLS connector is needed.
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities.clone())
-            .connect(&webdriver)
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await;
-
     client.goto(&url).await.unwrap();
     client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#orders tbody td.decision b")).await.unwrap();
     let decisions: Vec<String> = {
@@ -104,8 +113,7 @@ async fn demo_shows_orders_with_decisions() {
     assert!(decisions.iter().any(|text| text.starts_with("approve")), "{decisions:?}");
     assert!(decisions.iter().any(|text| text.starts_with("hold")), "{decisions:?}");
 
-    let screenshots = workspace_root().join("target").join("screenshots");
-    std::fs::create_dir_all(&screenshots).unwrap();
+    let screenshots = screenshot_dir();
     std::fs::write(screenshots.join("orders.png"), client.screenshot().await.unwrap()).unwrap();
 
     // The "Held" entry narrows the list to held orders, each with its reason.
@@ -129,4 +137,118 @@ async fn demo_shows_orders_with_decisions() {
 
     client.close().await.unwrap();
     demo.server.shutdown().await;
+}
+
+/// An admin uploads a connector in the browser, approves its hosts, sees its store sync, then
+/// upgrades it and rolls it back, all on a running server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_installs_upgrades_and_rolls_back() {
+    init_logging();
+    let Some((_driver, client)) = start_browser().await else { return };
+    let simulator = shopkeeper_simulator::Simulator::start(
+        shopkeeper_simulator::SimulatorConfig { seed: 8, rate_per_minute: 60.0, history_orders: 20, time_scale: 0.01, ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let config = test_config(DbKind::Sqlite, "browser-plugins").await.unwrap();
+    let server = start_server(config).await;
+    let app = &server.app;
+    app.db.ensure_warehouse("WH-HZ", "杭州总仓", "浙江省", "杭州市").await.unwrap();
+    let url = server.url();
+
+    // Two bundles of the same component: versions 0.1.0 and 0.1.1.
+    let built = plugins_dir().join("taobao");
+    let manifest = std::fs::read_to_string(built.join("plugin.toml")).unwrap();
+    let bundles: Vec<PathBuf> = ["0.1.0", "0.1.1"]
+        .iter()
+        .map(|version| {
+            let dir = temp_dir(&format!("bundle-{version}"));
+            std::fs::copy(built.join("plugin.wasm"), dir.join("plugin.wasm")).unwrap();
+            let text = manifest.replacen("version = \"0.1.0\"", &format!("version = \"{version}\""), 1);
+            std::fs::write(dir.join("plugin.toml"), text).unwrap();
+            dir
+        })
+        .collect();
+
+    client.goto(&format!("{url}/#plugins")).await.unwrap();
+    let upload = |bundle: PathBuf| {
+        let client = client.clone();
+        async move {
+            let form = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("upload-form")).await.unwrap();
+            form.find(Locator::Css("input[name=manifest]")).await.unwrap().send_keys(bundle.join("plugin.toml").to_str().unwrap()).await.unwrap();
+            form.find(Locator::Css("input[name=component]")).await.unwrap().send_keys(bundle.join("plugin.wasm").to_str().unwrap()).await.unwrap();
+            form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        }
+    };
+    let approve = |version: &'static str| {
+        let client = client.clone();
+        async move {
+            let selector = format!("tr[data-version='{version}'] button[data-action$='/approve']");
+            client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(&selector)).await.unwrap().click().await.unwrap();
+            let active = format!("//tr[@data-version='{version}']//span[text()='active']");
+            client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&active)).await.unwrap();
+        }
+    };
+
+    upload(bundles[0].clone()).await;
+    let pending = client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::XPath("//tr[@data-version='0.1.0']//span[text()='waiting for approval']"))
+        .await
+        .unwrap();
+    assert!(pending.text().await.unwrap().contains("waiting"));
+    let hosts = client.find(Locator::Css("tr[data-version='0.1.0'] td:nth-child(5)")).await.unwrap().text().await.unwrap();
+    assert!(hosts.contains("https://gw.api.taobao.com"), "the requested hosts are shown before approval: {hosts}");
+    std::fs::write(screenshot_dir().join("plugin-pending.png"), client.screenshot().await.unwrap()).unwrap();
+    approve("0.1.0").await;
+
+    let store = add_taobao_store(app, "browser-store", &simulator, 1, 3600).await;
+    client.goto(&format!("{url}/#stores")).await.unwrap();
+    client.refresh().await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::XPath("//table[@id='runs']//span[text()='succeeded']"))
+        .await
+        .unwrap();
+    std::fs::write(screenshot_dir().join("store-syncing.png"), client.screenshot().await.unwrap()).unwrap();
+
+    client.goto(&format!("{url}/#plugins")).await.unwrap();
+    client.refresh().await.unwrap();
+    upload(bundles[1].clone()).await;
+    approve("0.1.1").await;
+    let runs_by = |version: &'static str| async move {
+        wait_until(Duration::from_secs(30), &format!("a run by {version}"), || async {
+            let runs = app.db.list_sync_runs(Some(store.id), 3).await.map_err(|e| e.to_string())?;
+            if runs.first().is_some_and(|run| run.plugin_version.as_deref() == Some(version) && run.status == "succeeded") {
+                Ok(())
+            } else {
+                Err(format!("{:?}", runs.first().map(|r| (&r.plugin_version, &r.status))))
+            }
+        })
+        .await
+    };
+    runs_by("0.1.1").await;
+
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("tr[data-version='0.1.1'] button[data-action$='/rollback']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//tr[@data-version='0.1.0']//span[text()='active']"))
+        .await
+        .unwrap();
+    runs_by("0.1.0").await;
+    std::fs::write(screenshot_dir().join("plugin-rolled-back.png"), client.screenshot().await.unwrap()).unwrap();
+    client.close().await.unwrap();
+    server.shutdown().await;
 }

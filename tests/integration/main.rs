@@ -4,5 +4,6 @@ mod api;
 mod browser;
 mod crash;
 mod hostile;
+mod plugin_lifecycle;
 mod rules_at_start;
 mod sync;

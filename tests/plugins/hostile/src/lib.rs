@@ -21,6 +21,7 @@
 //!   unit price of -100, a 10 MB buyer remark).
 //! - `trap-mid-page`: returns a first page of three valid orders, then panics on the second.
 //! - `hang`: sends a GET request to `target`, which is expected never to answer.
+//! - `hundred-orders`: returns 100 valid orders without any host call (for benchmarks).
 
 use std::hint::black_box;
 
@@ -51,6 +52,7 @@ pub enum Mode {
     HugeRemark,
     TrapMidPage,
     Hang,
+    HundredOrders,
 }
 
 impl Mode {
@@ -70,6 +72,7 @@ impl Mode {
             "huge-remark" => Some(Mode::HugeRemark),
             "trap-mid-page" => Some(Mode::TrapMidPage),
             "hang" => Some(Mode::Hang),
+            "hundred-orders" => Some(Mode::HundredOrders),
             _ => None,
         }
     }
@@ -119,6 +122,10 @@ impl Connector for HostileConnector {
                 Some(_) => panic!("hostile connector traps on its second page (mode `trap-mid-page`)"),
             },
             Mode::Hang => call_target(),
+            Mode::HundredOrders => Ok(OrderPage {
+                orders: (0..100).map(|n| valid_order(&format!("bench-{n}"), &window)).collect(),
+                next_page_token: None,
+            }),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Config {
     pub sandbox: SandboxLimits,
     /// Accept only plugins signed by a trusted publisher.
     pub require_signed_plugins: bool,
+    /// Host names (or `host:port`) besides loopback that browsers may use to reach the server.
+    pub public_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             sync: SyncSettings::default(),
             sandbox: SandboxLimits::default(),
             require_signed_plugins: false,
+            public_hosts: Vec::new(),
         }
     }
 }
@@ -52,6 +55,15 @@ struct FileConfig {
     sandbox: FileSandbox,
     #[serde(default)]
     plugins: FilePlugins,
+    #[serde(default)]
+    http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttp {
+    #[serde(default)]
+    public_hosts: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +138,7 @@ impl Config {
         if let Some(windows) = file.sync.max_windows_per_run {
             config.sync.max_windows_per_run = windows.max(1);
         }
+        config.public_hosts = file.http.public_hosts.iter().map(|host| host.to_ascii_lowercase()).collect();
         if let Some(required) = file.plugins.require_signature {
             config.require_signed_plugins = required;
         }
@@ -134,16 +147,16 @@ impl Config {
             sandbox.cpu_time_per_call = Duration::from_millis(ms);
         }
         if let Some(mb) = file.sandbox.max_memory_mb {
-            sandbox.max_memory_bytes = mb * 1024 * 1024;
+            sandbox.max_memory_bytes = megabytes(mb, 1, 4096).with_context(|| origin("sandbox.max_memory_mb"))?;
         }
         if let Some(mb) = file.sandbox.max_output_mb {
-            sandbox.max_output_bytes = mb * 1024 * 1024;
+            sandbox.max_output_bytes = megabytes(mb, 1, 1024).with_context(|| origin("sandbox.max_output_mb"))?;
         }
         if let Some(secs) = file.sandbox.http_timeout_secs {
             sandbox.http.timeout = Duration::from_secs(secs);
         }
         if let Some(mb) = file.sandbox.max_response_mb {
-            sandbox.http.max_response_bytes = mb * 1024 * 1024;
+            sandbox.http.max_response_bytes = megabytes(mb, 1, 1024).with_context(|| origin("sandbox.max_response_mb"))?;
         }
         if let Some(n) = file.sandbox.max_requests_per_minute {
             sandbox.http.max_requests_per_minute = n;
@@ -176,6 +189,11 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+fn megabytes(value: usize, min: usize, max: usize) -> anyhow::Result<usize> {
+    anyhow::ensure!((min..=max).contains(&value), "{value} MB is out of range; use {min} to {max}");
+    Ok(value * 1024 * 1024)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {

@@ -244,6 +244,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             server.run_until_signal().await
         }
         Command::Demo { server, plugins_dir, seed, rate, simulator_listen } => {
+            anyhow::ensure!(
+                rate.is_finite() && (0.0..=6000.0).contains(&rate),
+                "--rate {rate} is out of range; give new orders per minute from 0 to 6000"
+            );
             let demo = Demo::start(DemoOptions {
                 overrides: server.overrides(),
                 plugins_dir,
@@ -287,6 +291,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Warehouse { command: WarehouseCommand::Add { server, code, name, province, city } } => {
             anyhow::ensure!(!code.trim().is_empty(), "--code is empty; give the warehouse a short code such as WH-HZ");
             let app = open_app(&server).await?;
+            if let Some(existing) = app.db.list_warehouses().await?.into_iter().find(|w| w.code == code) {
+                anyhow::bail!("warehouse {code} already exists (named {:?}); pick another code", existing.name);
+            }
             app.db.ensure_warehouse(&code, &name, &province, &city).await?;
             println!("warehouse {code} ({name}) is available to the allocation rule");
             Ok(())

@@ -205,6 +205,21 @@ impl RuleBook {
             }
         }
         if let Some(dir) = rules_dir {
+            anyhow::ensure!(dir.is_dir(), "rules folder {} does not exist; create it or drop --rules-dir", dir.display());
+            let expected: Vec<String> = RuleKind::ALL.iter().map(|kind| kind.file_name()).collect();
+            let present = expected.iter().filter(|name| dir.join(name).exists()).count();
+            anyhow::ensure!(
+                present > 0,
+                "rules folder {} has none of the rule files {}; name the scripts after their rule",
+                dir.display(),
+                expected.join(", ")
+            );
+            for entry in std::fs::read_dir(dir).with_context(|| format!("failed to read rules folder {}", dir.display()))? {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".rhai") && !expected.contains(&name) {
+                    tracing::warn!(file = %name, folder = %dir.display(), "ignoring a script that is not one of the rule files");
+                }
+            }
             for kind in RuleKind::ALL {
                 let path = dir.join(kind.file_name());
                 let source = match std::fs::read_to_string(&path) {
@@ -294,7 +309,7 @@ impl RuleBook {
         };
         let type_name = value.type_name();
         value.try_cast::<Map>().ok_or_else(|| {
-            RuleError(format!("{label}: `{entry}` returned a {type_name}; it must return a map such as #{{ decision: \"approve\" }}"))
+            RuleError(format!("{label}: `{entry}` returned a value of type {type_name}; it must return a map such as #{{ decision: \"approve\" }}"))
         })
     }
 }
@@ -451,7 +466,7 @@ mod tests {
             ("fn review(order) { loop { } }", "operations"),
             ("fn review(order) { review(order) }", "stack"),
             ("fn review(order) { let s = \"x\"; loop { s += s; } }", "too large"),
-            ("fn review(order) { 42 }", "returned a i64"),
+            ("fn review(order) { 42 }", "returned a value of type i64"),
             ("fn review(order) { throw \"boom\" }", "boom"),
             ("fn review(order) { 1 / 0 }", "Division by zero"),
             ("fn review(order) { #{ decision: \"maybe\" } }", "\"maybe\""),

@@ -35,15 +35,17 @@ pub struct Server {
 
 impl App {
     /// Opens storage and loads everything except the background tasks.
-    pub async fn open(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<App> {
+    pub async fn open(mut config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<App> {
+        // Installed plugins are recorded by path, so the folder must not depend on where the
+        // server is started from.
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("failed to create data folder {}", config.data_dir.display()))?;
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .with_context(|| format!("failed to resolve data folder {}", config.data_dir.display()))?;
         let db = match &config.database_url {
             Some(url) => Db::connect(url).await?,
             None => Db::open_sqlite(&config.data_dir).await?,
         };
-        let interrupted = db.mark_interrupted_runs().await?;
-        if interrupted > 0 {
-            tracing::warn!(runs = interrupted, "found sync runs interrupted by an earlier stop");
-        }
         let rules = Arc::new(RuleBook::load(&db, config.rules_dir.as_deref(), ScriptLimits::default()).await?);
         let plugins = Arc::new(PluginHost::new(&config.data_dir, config.sandbox.clone(), config.require_signed_plugins)?);
         let scheduler = Scheduler::new(db.clone(), plugins.clone(), rules.clone(), config.sync.clone(), shutdown);
@@ -51,18 +53,28 @@ impl App {
     }
 }
 
+/// How far back a store's first pull may reach: 90 days, about what marketplaces keep
+/// available for incremental pulls (Taobao: three months).
+const MAX_LOOKBACK_SECS: i64 = 90 * 86_400;
+
 impl App {
     /// Adds a store after checking its plugin, configuration and approved origins.
     pub async fn add_store(&self, new_store: &NewStore) -> anyhow::Result<Store> {
-        anyhow::ensure!(!new_store.name.trim().is_empty(), "store name is empty; give the store a name");
+        let name = new_store.name.trim();
+        anyhow::ensure!(!name.is_empty(), "store name is empty; give the store a name");
         anyhow::ensure!(
-            new_store.sync_interval_secs >= 1,
-            "sync interval {} s is too short; use at least 1 second",
+            name.chars().count() <= 100 && !name.chars().any(char::is_control),
+            "store name {:?} is invalid: use at most 100 characters and no control characters",
+            crate::domain::truncate_for_message(name)
+        );
+        anyhow::ensure!(
+            (1..=86_400).contains(&new_store.sync_interval_secs),
+            "sync_interval_secs {} is out of range; use 1 to 86400 seconds",
             new_store.sync_interval_secs
         );
         anyhow::ensure!(
-            new_store.initial_lookback_secs >= 0,
-            "initial lookback {} s is negative",
+            (60..=MAX_LOOKBACK_SECS).contains(&new_store.initial_lookback_secs),
+            "initial_lookback_secs {} is out of range; use 60 to {MAX_LOOKBACK_SECS} seconds (90 days)",
             new_store.initial_lookback_secs
         );
         // The store's configuration is checked against the version it will use: the active or
@@ -82,7 +94,7 @@ impl App {
         let manifest = Manifest::parse(&plugin.manifest)?;
         manifest.check_store_config(&new_store.config)?;
         for origin in &new_store.approved_origins {
-            Origin::parse(origin).map_err(|problem| anyhow::anyhow!("approved origin {origin:?} {problem}"))?;
+            Origin::parse(origin).map_err(|problem| anyhow::anyhow!("approved origin {origin:?} is invalid: {problem}"))?;
         }
         self.db.insert_store(new_store).await
     }
@@ -93,13 +105,20 @@ impl Server {
         let (stop, shutdown) = watch::channel(false);
         let listen = config.listen;
         let app = App::open(config, shutdown.clone()).await?;
+        // Only a starting server may close runs left `running`; a CLI command opening the same
+        // database while a server syncs must not.
+        let interrupted = app.db.mark_interrupted_runs().await?;
+        if interrupted > 0 {
+            tracing::warn!(runs = interrupted, "found sync runs interrupted by an earlier stop");
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("failed to listen on {listen}; pick another address with --listen"))?;
         let addr = listener.local_addr()?;
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(app.scheduler.clone().run());
-        let router = crate::http::router(app.clone());
+        let policy = crate::http::guard::HostPolicy { port: addr.port(), public_hosts: app.config.public_hosts.clone() };
+        let router = crate::http::router(app.clone(), policy);
         let mut http_shutdown = shutdown.clone();
         tasks.spawn(async move {
             let stopped = async move {

@@ -220,9 +220,9 @@ impl Scheduler {
                 None => {
                     let start = match cursor.cursor_ms {
                         Some(cursor) => cursor - overlap,
-                        None => end_limit - store.initial_lookback_secs * 1000,
+                        None => end_limit.saturating_sub(store.initial_lookback_secs.saturating_mul(1000)),
                     };
-                    ((start, (start + max_window_ms).min(end_limit)), None)
+                    ((start, start.saturating_add(max_window_ms).min(end_limit)), None)
                 }
             };
             if window.0 >= window.1 {

@@ -112,5 +112,42 @@ async fn orders_filter_and_page() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("app_secret"), "{body}");
+
+    // Out-of-range store settings are refused with the field named, before they reach the sync.
+    for (field, value) in [("initial_lookback_secs", 0_i64), ("initial_lookback_secs", i64::MAX), ("sync_interval_secs", 0)] {
+        let mut new_store = taobao_store(&format!("range-{field}-{value}"), &simulator, 1, 3600);
+        match field {
+            "initial_lookback_secs" => new_store.initial_lookback_secs = value,
+            _ => new_store.sync_interval_secs = value,
+        }
+        let response = client.post(format!("{base}/api/stores")).json(&new_store).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{field} = {value}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains(field), "{body}");
+    }
+
+    // Malformed input gets the same JSON error shape as every other API error.
+    let response = client.post(format!("{base}/api/stores")).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
+    let (status, body) = get(&format!("{base}/api/orders/not-a-number")).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].is_string(), "{body}");
+
+    // Another site can neither read the API through a rebound name nor post to it.
+    let response = client.get(format!("{base}/api/orders")).header("host", "evil.example").send().await.unwrap();
+    assert_eq!(response.status(), 421);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("evil.example"), "{body}");
+    let response = client
+        .post(format!("{base}/api/stores/{}/sync", store.id))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = client.post(format!("{base}/api/stores/{}/sync", store.id)).header("origin", base.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), 202, "the server's own page may post");
     server.shutdown().await;
 }

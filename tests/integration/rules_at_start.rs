@@ -36,3 +36,16 @@ async fn rules_folder_replaces_defaults() {
     let allocation = app.db.active_rule("allocation").await.unwrap().unwrap();
     assert_eq!(allocation.version, 1, "a kind missing from the folder keeps its active version");
 }
+
+#[tokio::test]
+async fn missing_rules_folder_stops_start() {
+    let Some(mut config) = test_config(DbKind::Sqlite, "rules-missing").await else { return };
+    let missing = temp_dir("rules").join("no-such-folder");
+    config.rules_dir = Some(missing.clone());
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let error = match App::open(config, shutdown).await {
+        Ok(_) => panic!("a rules folder that does not exist must stop start-up"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains(&missing.display().to_string()) && error.contains("does not exist"), "{error}");
+}

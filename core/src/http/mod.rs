@@ -16,7 +16,10 @@ use crate::server::App;
 use crate::storage::orders::OrderFilter;
 use crate::storage::stores::{NewStore, Store};
 
-pub fn router(app: App) -> Router {
+pub mod guard;
+
+/// Builds the routes; `policy` says which `Host` values requests may carry.
+pub fn router(app: App, policy: guard::HostPolicy) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/api/health", get(health))
@@ -34,6 +37,7 @@ pub fn router(app: App) -> Router {
         .route("/api/publishers", get(list_publishers).post(trust_publisher))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_PLUGIN_UPLOAD_BYTES))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(policy, guard::guard))
         .with_state(app)
 }
 
@@ -195,7 +199,10 @@ struct RunQuery {
 }
 
 async fn list_sync_runs(State(app): State<App>, Query(query): Query<RunQuery>) -> ApiResult<Vec<crate::storage::sync_state::SyncRun>> {
-    let limit = query.limit.unwrap_or(20).clamp(1, 500);
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit {limit} is out of range; use 1 to 500")));
+    }
     Ok(Json(app.db.list_sync_runs(query.store_id, limit).await?))
 }
 

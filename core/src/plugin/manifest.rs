@@ -78,9 +78,13 @@ impl Manifest {
             && self.id.len() <= 64
             && self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         anyhow::ensure!(id_ok, "invalid plugin.toml: `id` {:?} must be 1-64 characters of a-z, 0-9 and -", self.id);
-        let version_ok = !self.version.is_empty()
-            && self.version.len() <= 32
-            && self.version.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'+');
+        // Dot-separated parts such as 1.2.0 or 1.2.0-beta.1; the version names a folder, so
+        // empty parts (and with them `.` and `..`) are not allowed.
+        let version_ok = self.version.len() <= 32
+            && self.version.split('.').all(|part| {
+                !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'+')
+            })
+            && self.version.starts_with(|c: char| c.is_ascii_digit());
         anyhow::ensure!(version_ok, "invalid plugin.toml: `version` {:?} is not a version such as 1.2.0", self.version);
         anyhow::ensure!(
             SUPPORTED_WORLDS.contains(&self.world.as_str()),
@@ -152,8 +156,8 @@ impl Manifest {
                         field.name,
                         field.choices.join(", ")
                     ),
-                    FieldKind::Url if reqwest::Url::parse(value).is_err() => {
-                        anyhow::bail!("configuration field {:?} is not a URL: {value:?}", field.name)
+                    FieldKind::Url if !reqwest::Url::parse(value).is_ok_and(|url| matches!(url.scheme(), "http" | "https")) => {
+                        anyhow::bail!("configuration field {:?} must be an http or https URL, got {value:?}", field.name)
                     }
                     _ => {}
                 },

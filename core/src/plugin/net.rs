@@ -20,8 +20,13 @@ impl Origin {
     /// Parses `https://host`, `http://127.0.0.1:8900` and the like; a path is not allowed.
     pub fn parse(text: &str) -> Result<Origin, String> {
         let url = reqwest::Url::parse(text).map_err(|error| format!("not a URL ({error})"))?;
-        if url.path() != "/" && !url.path().is_empty() {
-            return Err("must be an origin such as https://host:port, without a path".to_owned());
+        let bare = (url.path() == "/" || url.path().is_empty())
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && url.password().is_none();
+        if !bare {
+            return Err("must be an origin such as https://host:port, without user, path, query or fragment".to_owned());
         }
         Self::of_url(&url)
     }

@@ -41,6 +41,8 @@ pub struct Db {
 pub struct WriteTx {
     pub tx: Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
+    /// SKU codes already recorded in this transaction, so a page records each once.
+    pub(crate) skus_seen: std::collections::HashSet<String>,
 }
 
 impl WriteTx {
@@ -126,7 +128,7 @@ impl Db {
             None => None,
         };
         let tx = self.pool.begin().await.context("failed to start transaction")?;
-        Ok(WriteTx { tx, _writer: writer })
+        Ok(WriteTx { tx, _writer: writer, skus_seen: Default::default() })
     }
 
     pub async fn close(&self) {

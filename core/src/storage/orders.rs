@@ -287,7 +287,7 @@ impl WriteTx {
             .execute(&mut *self.tx)
             .await
             .with_context(|| format!("failed to store line {:?} of order {:?}", line.platform_line_id, order.platform_order_id))?;
-            if !line.sku_code.is_empty() {
+            if !line.sku_code.is_empty() && self.skus_seen.insert(line.sku_code.clone()) {
                 sqlx::query("INSERT INTO skus (code, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING")
                     .bind(&line.sku_code)
                     .bind(&line.title)

@@ -255,21 +255,46 @@ impl Simulator {
     }
 
     /// Returns the trades whose `modified` at `at` lies in `from..=to`, in their state at `at`.
-    fn trades_modified_between(
+    /// Returns one page of the trades modified in `[from, to]` as of `at`, newest first (then by
+    /// tid, descending), and how many there are in all. Only the page's trades are rendered.
+    fn page_modified_between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         at: DateTime<Utc>,
-    ) -> Vec<TradeSnapshot> {
+        keep: Option<&dyn Fn(&TradeSnapshot) -> bool>,
+        skip: usize,
+        take: usize,
+    ) -> (Vec<TradeSnapshot>, usize) {
         let plans = self.plans_until(at);
-        plans
+        let mut matching: Vec<(DateTime<Utc>, u64, usize)> = plans
             .iter()
-            .filter(|plan| {
-                plan.modified_at(at)
-                    .is_some_and(|modified| from <= modified && modified <= to)
+            .enumerate()
+            .filter_map(|(index, plan)| {
+                let modified = plan.modified_at(at)?;
+                (from <= modified && modified <= to).then_some((modified, plan.initial.tid, index))
             })
-            .filter_map(|plan| plan.snapshot_at(at))
-            .collect()
+            .collect();
+        matching.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        let Some(keep) = keep else {
+            // Without a filter only the page's trades need a snapshot.
+            let total = matching.len();
+            let page = matching.iter().skip(skip).take(take).filter_map(|(_, _, index)| plans[*index].snapshot_at(at)).collect();
+            return (page, total);
+        };
+        let mut total = 0;
+        let mut page = Vec::new();
+        for (_, _, index) in matching {
+            let Some(trade) = plans[index].snapshot_at(at) else { continue };
+            if !keep(&trade) {
+                continue;
+            }
+            if total >= skip && page.len() < take {
+                page.push(trade);
+            }
+            total += 1;
+        }
+        (page, total)
     }
 
     /// Adds a fault that the router returns for matching calls. Faults apply in the order added.

@@ -431,21 +431,12 @@ fn trades_sold_increment_get(
     let use_has_next = params.optional_bool("use_has_next")?;
 
     // Every simulated time is a whole second, so comparing at second precision needs no rounding.
-    let mut trades: Vec<TradeSnapshot> = simulator
-        .trades_modified_between(start, end, now)
-        .into_iter()
-        .filter(|trade| status.is_none_or(|status| status_matches(status, &trade.status)))
-        .collect();
-    trades.sort_by(|a, b| b.modified.cmp(&a.modified).then(b.tid.cmp(&a.tid)));
-
-    let total = trades.len() as u64;
-    let skip = (page_no - 1).saturating_mul(page_size);
-    let page: Vec<Value> = trades
-        .iter()
-        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-        .take(page_size as usize)
-        .map(|trade| trade.render_top_json(Some(&fields), simplify))
-        .collect();
+    let skip = usize::try_from((page_no - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
+    let filter = status.map(|status| move |trade: &TradeSnapshot| status_matches(status, &trade.status));
+    let keep = filter.as_ref().map(|filter| filter as &dyn Fn(&TradeSnapshot) -> bool);
+    let (trades, total) = simulator.page_modified_between(start, end, now, keep, skip, page_size as usize);
+    let total = total as u64;
+    let page: Vec<Value> = trades.iter().map(|trade| trade.render_top_json(Some(&fields), simplify)).collect();
 
     let mut content = Map::new();
     if use_has_next {

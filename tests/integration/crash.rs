@@ -99,7 +99,17 @@ async fn killed_mid_sync_loses_nothing(kind: DbKind) {
     assert_eq!(lines, target.iter().map(|t| t.lines.len() as i64).sum::<i64>());
     let runs = db.list_sync_runs(Some(store_id), 500).await.unwrap();
     assert!(runs.iter().any(|run| run.status == "interrupted"), "killed runs are marked interrupted on restart");
-    child.kill().unwrap();
-    child.wait().unwrap();
+
+    // SIGTERM: the server finishes the page it is storing, records the run and exits cleanly.
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let exited = wait_until(Duration::from_secs(30), "the server to exit after SIGTERM", || {
+        let exited = child.try_wait().unwrap();
+        async move { exited.ok_or_else(|| "still running".to_owned()) }
+    })
+    .await;
+    assert!(exited.success(), "exit status after SIGTERM: {exited}");
+    let runs = db.list_sync_runs(Some(store_id), 500).await.unwrap();
+    assert!(runs.iter().all(|run| run.status != "running"), "no run is left running after a clean stop");
 }
 on_both_databases!(killed_mid_sync_loses_nothing);

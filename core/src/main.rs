@@ -155,6 +155,31 @@ enum StoreCommand {
         #[arg(long, default_value_t = 86_400)]
         lookback: i64,
     },
+    /// Change a store: configuration values, approved origins, interval, or pause it.
+    Update {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The store's name.
+        name: String,
+        /// A configuration value, as NAME=VALUE (NAME= removes it); repeat for each field.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+        /// Replace the approved origins with these (repeat for several).
+        #[arg(long = "approve-origin", value_name = "ORIGIN")]
+        approved_origins: Vec<String>,
+        /// Remove every approved origin.
+        #[arg(long, conflicts_with = "approved_origins")]
+        clear_origins: bool,
+        /// Seconds between pulls.
+        #[arg(long)]
+        interval: Option<i64>,
+        /// Stop syncing the store.
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Resume syncing the store.
+        #[arg(long)]
+        enable: bool,
+    },
     /// List stores.
     List {
         #[command(flatten)]
@@ -279,6 +304,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .await?;
             println!("added store {} ({}); a running server starts syncing it within seconds", store.id, store.name);
+            Ok(())
+        }
+        Command::Store {
+            command: StoreCommand::Update { server, name, settings, approved_origins, clear_origins, interval, disable, enable },
+        } => {
+            let app = open_app(&server).await?;
+            let store = app.db.store_by_name(&name).await?.with_context(|| format!("no store named {name:?}; `shopkeeper store list` shows them"))?;
+            let changes = shopkeeper::storage::stores::StoreChanges {
+                config: parse_settings(&settings)?,
+                approved_origins: if clear_origins { Some(Vec::new()) } else { (!approved_origins.is_empty()).then_some(approved_origins) },
+                sync_interval_secs: interval,
+                enabled: if disable { Some(false) } else if enable { Some(true) } else { None },
+            };
+            let updated = app.update_store(store.id, &changes).await?;
+            println!("updated store {} ({}); a running server applies it at the next sync", updated.id, updated.name);
             Ok(())
         }
         Command::Store { command: StoreCommand::List { server } } => {

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::plugin::PluginHost;
 use crate::plugin::manifest::Manifest;
 use crate::plugin::net::Origin;
-use crate::storage::stores::{NewStore, Store};
+use crate::storage::stores::{NewStore, Store, StoreChanges};
 use crate::rules::{RuleBook, ScriptLimits};
 use crate::storage::Db;
 use crate::sync::Scheduler;
@@ -97,6 +97,40 @@ impl App {
             Origin::parse(origin).map_err(|problem| anyhow::anyhow!("approved origin {origin:?} is invalid: {problem}"))?;
         }
         self.db.insert_store(new_store).await
+    }
+}
+
+impl App {
+    /// Applies an admin's changes to a store, with the same checks as adding one.
+    pub async fn update_store(&self, id: i64, changes: &StoreChanges) -> anyhow::Result<Store> {
+        let mut store = self.db.store(id).await?.with_context(|| format!("store {id} not found"))?;
+        for (name, value) in &changes.config {
+            if value.is_empty() {
+                store.config.remove(name);
+            } else {
+                store.config.insert(name.clone(), value.clone());
+            }
+        }
+        if let Some(origins) = &changes.approved_origins {
+            for origin in origins {
+                Origin::parse(origin).map_err(|problem| anyhow::anyhow!("approved origin {origin:?} is invalid: {problem}"))?;
+            }
+            store.approved_origins = origins.clone();
+        }
+        if let Some(interval) = changes.sync_interval_secs {
+            anyhow::ensure!((1..=86_400).contains(&interval), "sync_interval_secs {interval} is out of range; use 1 to 86400 seconds");
+            store.sync_interval_secs = interval;
+        }
+        if let Some(enabled) = changes.enabled {
+            store.enabled = enabled;
+        }
+        if let Some(plugin) = self.db.current_plugin(&store.plugin_id).await? {
+            Manifest::parse(&plugin.manifest)?.check_store_config(&store.config)?;
+        }
+        self.db.update_store(&store).await?;
+        tracing::info!(store = %store.name, enabled = store.enabled, origins = ?store.approved_origins, "store updated");
+        self.scheduler.trigger(store.id);
+        Ok(store)
     }
 }
 

@@ -125,6 +125,10 @@ impl Scheduler {
                 return;
             }
             let interval = match self.db.store(store_id).await {
+                Ok(Some(store)) if !store.enabled => {
+                    tracing::debug!(store = %store.name, "sync paused: store disabled");
+                    Duration::from_secs(store.sync_interval_secs.max(1) as u64)
+                }
                 Ok(Some(store)) => {
                     match self.db.current_plugin(&store.plugin_id).await {
                         // A disabled plugin pauses its stores: no run, no failure recorded.

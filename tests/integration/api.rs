@@ -126,6 +126,19 @@ async fn orders_filter_and_page() {
         assert!(body["error"].as_str().unwrap().contains(field), "{body}");
     }
 
+    // An existing store can be changed: a bad origin is refused, disabling pauses it.
+    let response = client.patch(format!("{base}/api/stores/{}", store.id)).json(&serde_json::json!({ "approved_origins": ["ftp://x"] })).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("ftp://x"), "{body}");
+    let response = client.patch(format!("{base}/api/stores/{}", store.id)).json(&serde_json::json!({ "enabled": false })).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["sync_paused"], "the store is disabled", "{body}");
+    assert!(body["config"].get("app_secret").is_none(), "secrets stay hidden in the answer: {body}");
+    let kept = app.db.store(store.id).await.unwrap().unwrap();
+    assert_eq!(kept.config.get("app_secret").map(String::as_str), Some(shopkeeper_simulator::DEMO_APP_SECRET), "a change without secrets keeps them");
+
     // Malformed input gets the same JSON error shape as every other API error.
     let response = client.post(format!("{base}/api/stores")).header("content-type", "application/json").body("{not json").send().await.unwrap();
     assert_eq!(response.status(), 400);

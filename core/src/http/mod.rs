@@ -27,6 +27,7 @@ pub fn router(app: App, policy: guard::HostPolicy) -> Router {
         .route("/api/orders", get(list_orders))
         .route("/api/orders/{id}", get(order_detail))
         .route("/api/stores", get(list_stores).post(add_store))
+        .route("/api/stores/{id}", axum::routing::patch(update_store))
         .route("/api/stores/{id}/sync", post(sync_now))
         .route("/api/sync-runs", get(list_sync_runs))
         .route("/api/plugins", get(list_plugins).post(upload_plugin))
@@ -150,6 +151,7 @@ struct StoreView {
 async fn store_view(app: &App, mut store: Store) -> anyhow::Result<StoreView> {
     let current = app.db.current_plugin(&store.plugin_id).await?;
     let sync_paused = match &current {
+        _ if !store.enabled => Some("the store is disabled".to_owned()),
         None => Some(format!("plugin {} has no active version", store.plugin_id)),
         Some(plugin) if plugin.state == crate::storage::plugins::VersionState::Disabled => {
             Some(format!("plugin {} {} is disabled", plugin.id, plugin.version))
@@ -182,6 +184,18 @@ async fn add_store(State(app): State<App>, Json(new_store): Json<NewStore>) -> R
     let store = app.add_store(&new_store).await.map_err(|error| ApiError::bad_request(format!("{error:#}")))?;
     app.scheduler.trigger(store.id);
     Ok((StatusCode::CREATED, Json(store_view(&app, store).await?)))
+}
+
+async fn update_store(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+    Json(changes): Json<crate::storage::stores::StoreChanges>,
+) -> ApiResult<StoreView> {
+    if app.db.store(id).await?.is_none() {
+        return Err(ApiError::not_found(format!("store {id} not found")));
+    }
+    let store = app.update_store(id, &changes).await.map_err(|error| ApiError::bad_request(format!("{error:#}")))?;
+    Ok(Json(store_view(&app, store).await?))
 }
 
 async fn sync_now(State(app): State<App>, Path(id): Path<i64>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {

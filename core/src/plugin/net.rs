@@ -133,8 +133,9 @@ impl HttpGate {
             return Ok(Reach::Declared);
         }
         Err(HttpError::Denied(format!(
-            "{origin} is not in the plugin's allowed_hosts and not approved for this store; \
-             an admin can approve that exact origin for the store"
+            "{origin} is not in the plugin's allowed_hosts and not approved for this store; an admin \
+             can approve it with `shopkeeper store update STORE --approve-origin {origin}` or \
+             PATCH /api/stores/ID with approved_origins"
         )))
     }
 }

@@ -40,6 +40,18 @@ pub struct NewStore {
     pub initial_lookback_secs: i64,
 }
 
+/// Changes to a store; absent fields keep their value. `config` values are merged into the
+/// stored ones (an empty value removes the field), so secrets need not be sent again.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreChanges {
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    pub approved_origins: Option<Vec<String>>,
+    pub sync_interval_secs: Option<i64>,
+    pub enabled: Option<bool>,
+}
+
 fn default_interval() -> i64 {
     60
 }
@@ -113,6 +125,23 @@ impl Db {
             .execute(&mut *write.tx)
             .await
             .context("failed to update store")?;
+        write.commit().await
+    }
+
+    /// Replaces the settings an admin may change on an existing store.
+    pub async fn update_store(&self, store: &Store) -> anyhow::Result<()> {
+        let mut write = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE stores SET config = $1, approved_origins = $2, sync_interval_secs = $3, enabled = $4 WHERE id = $5",
+        )
+        .bind(serde_json::to_string(&store.config)?)
+        .bind(serde_json::to_string(&store.approved_origins)?)
+        .bind(store.sync_interval_secs)
+        .bind(i64::from(store.enabled))
+        .bind(store.id)
+        .execute(&mut *write.tx)
+        .await
+        .context("failed to update store")?;
         write.commit().await
     }
 

@@ -13,6 +13,7 @@ pub mod http;
 pub mod intake;
 pub mod plugin;
 pub mod rules;
+pub mod rules_admin;
 pub mod server;
 pub mod storage;
 pub mod sync;

@@ -46,6 +46,10 @@ impl RuleKind {
         format!("{}.rhai", self.name())
     }
 
+    pub fn parse(name: &str) -> Option<RuleKind> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
     pub fn built_in_source(self) -> &'static str {
         match self {
             Self::Allocation => include_str!("../../rules/allocation.rhai"),
@@ -245,6 +249,70 @@ impl RuleBook {
         let review = loaded.pop().expect("review rule loaded");
         let allocation = loaded.pop().expect("allocation rule loaded");
         Ok(RuleBook { engine, limits, active: ArcSwap::from_pointee(RuleSet { allocation, review }) })
+    }
+
+    /// Compiles a stored version into a rule that can run.
+    pub fn compile_version(&self, kind: RuleKind, version: i64, source: &str) -> Result<CompiledRule, RuleError> {
+        let label = format!("{} v{version}", kind.name());
+        let ast = compile(&self.engine, kind, source, &label)?;
+        Ok(CompiledRule { kind, version, ast: Arc::new(ast) })
+    }
+
+    /// Checks a draft without storing it; the error names the line and column.
+    pub fn check_source(&self, kind: RuleKind, source: &str) -> Result<(), RuleError> {
+        compile(&self.engine, kind, source, &format!("{} draft", kind.name())).map(|_| ())
+    }
+
+    /// Returns the line and column of the first syntax error in `source`, if any.
+    pub fn syntax_error_position(&self, source: &str) -> Option<(usize, usize)> {
+        let error = self.engine.compile(source).err()?;
+        let position = error.position();
+        Some((position.line()?, position.position().unwrap_or(1)))
+    }
+
+    /// Parses a JSON object into a script map (used for sample orders).
+    pub fn parse_json(&self, text: &str) -> Result<Map, RuleError> {
+        self.engine.parse_json(text, true).map_err(|error| RuleError(format!("invalid JSON: {error}")))
+    }
+
+    /// Returns `base` with one rule replaced, for dry runs of a draft version.
+    pub fn with_rule(base: &RuleSet, rule: CompiledRule) -> RuleSet {
+        match rule.kind {
+            RuleKind::Allocation => RuleSet { allocation: rule, review: base.review.clone() },
+            RuleKind::Review => RuleSet { allocation: base.allocation.clone(), review: rule },
+        }
+    }
+
+    /// Loads the versions the database marks active, if they differ from the running ones, and
+    /// swaps them in atomically. Returns whether anything changed. A version that no longer
+    /// compiles is reported and the running one keeps serving.
+    pub async fn reload(&self, db: &Db) -> anyhow::Result<bool> {
+        let current = self.current();
+        let mut next_allocation = current.allocation.clone();
+        let mut next_review = current.review.clone();
+        let mut changed = false;
+        for (name, version) in db.active_rule_versions().await? {
+            let Some(kind) = RuleKind::parse(&name) else { continue };
+            let running = match kind {
+                RuleKind::Allocation => &next_allocation,
+                RuleKind::Review => &next_review,
+            };
+            if running.version == version {
+                continue;
+            }
+            let stored = db.rule_version(&name, version).await?.context("active rule version vanished")?;
+            let compiled = self.compile_version(kind, version, &stored.source)?;
+            match kind {
+                RuleKind::Allocation => next_allocation = compiled,
+                RuleKind::Review => next_review = compiled,
+            }
+            tracing::info!(rule = %name, version, "rule version activated");
+            changed = true;
+        }
+        if changed {
+            self.active.store(Arc::new(RuleSet { allocation: next_allocation, review: next_review }));
+        }
+        Ok(changed)
     }
 
     /// Returns the active set; hold on to it for a whole page so that every order of the page

@@ -151,6 +151,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(app.scheduler.clone().run());
+        tasks.spawn(crate::rules_admin::watch(app.clone(), app.config.database_url.clone(), shutdown.clone()));
         let policy = crate::http::guard::HostPolicy { port: addr.port(), public_hosts: app.config.public_hosts.clone() };
         let router = crate::http::router(app.clone(), policy);
         let mut http_shutdown = shutdown.clone();

@@ -36,6 +36,12 @@ pub fn router(app: App, policy: guard::HostPolicy) -> Router {
         .route("/api/plugins/{id}/disable", post(disable_plugin))
         .route("/api/plugins/{id}/enable", post(enable_plugin))
         .route("/api/publishers", get(list_publishers).post(trust_publisher))
+        .route("/api/rules", get(list_rules))
+        .route("/api/rules/{kind}/check", post(check_rule))
+        .route("/api/rules/{kind}/versions", post(save_rule))
+        .route("/api/rules/{kind}/versions/{version}", get(rule_version))
+        .route("/api/rules/{kind}/versions/{version}/dry-run", post(dry_run_rule))
+        .route("/api/rules/{kind}/versions/{version}/activate", post(activate_rule))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_PLUGIN_UPLOAD_BYTES))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(policy, guard::guard))
@@ -305,4 +311,98 @@ async fn trust_publisher(State(app): State<App>, Json(publisher): Json<NewPublis
     }
     app.db.trust_publisher(publisher.public_key.trim(), &publisher.name).await?;
     Ok(StatusCode::CREATED)
+}
+
+fn rule_kind(name: &str) -> Result<crate::rules::RuleKind, ApiError> {
+    crate::rules::RuleKind::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = crate::rules::RuleKind::ALL.iter().map(|kind| kind.name()).collect();
+        ApiError::not_found(format!("unknown rule kind {name:?}; the rules are {}", known.join(", ")))
+    })
+}
+
+#[derive(Serialize)]
+struct RuleSummary {
+    kind: &'static str,
+    entry_function: &'static str,
+    active_version: i64,
+    versions: Vec<crate::storage::rules::RuleVersion>,
+}
+
+async fn list_rules(State(app): State<App>) -> ApiResult<Vec<RuleSummary>> {
+    let active = app.rules.current();
+    let mut summaries = Vec::new();
+    for kind in crate::rules::RuleKind::ALL {
+        let mut versions = app.db.rule_versions(kind.name()).await?;
+        for version in &mut versions {
+            version.source.clear();
+        }
+        let active_version = match kind {
+            crate::rules::RuleKind::Allocation => active.allocation.version,
+            crate::rules::RuleKind::Review => active.review.version,
+        };
+        summaries.push(RuleSummary { kind: kind.name(), entry_function: kind.entry_function(), active_version, versions });
+    }
+    Ok(Json(summaries))
+}
+
+async fn rule_version(State(app): State<App>, Path((kind, version)): Path<(String, i64)>) -> ApiResult<crate::storage::rules::RuleVersion> {
+    let kind = rule_kind(&kind)?;
+    match app.db.rule_version(kind.name(), version).await? {
+        Some(stored) => Ok(Json(stored)),
+        None => Err(ApiError::not_found(format!("{} rule has no version {version}", kind.name()))),
+    }
+}
+
+#[derive(Deserialize)]
+struct RuleDraft {
+    source: String,
+    #[serde(default)]
+    author: Option<String>,
+}
+
+/// A compile error with its position, for the editor to mark.
+fn compile_error(app: &App, source: &str, error: crate::rules::RuleError) -> Response {
+    let position = app.rules.syntax_error_position(source);
+    let body = json!({
+        "error": error.to_string(),
+        "line": position.map(|p| p.0),
+        "column": position.map(|p| p.1),
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+const MAX_RULE_SOURCE_BYTES: usize = 256 * 1024;
+
+async fn check_rule(State(app): State<App>, Path(kind): Path<String>, Json(draft): Json<RuleDraft>) -> Result<Response, ApiError> {
+    let kind = rule_kind(&kind)?;
+    Ok(match app.rules.check_source(kind, &draft.source) {
+        Ok(()) => Json(json!({ "ok": true })).into_response(),
+        Err(error) => compile_error(&app, &draft.source, error),
+    })
+}
+
+async fn save_rule(State(app): State<App>, Path(kind): Path<String>, Json(draft): Json<RuleDraft>) -> Result<Response, ApiError> {
+    let kind = rule_kind(&kind)?;
+    if draft.source.len() > MAX_RULE_SOURCE_BYTES {
+        return Err(ApiError::bad_request(format!("the script is {} bytes; the limit is {MAX_RULE_SOURCE_BYTES}", draft.source.len())));
+    }
+    if let Err(error) = app.rules.check_source(kind, &draft.source) {
+        return Ok(compile_error(&app, &draft.source, error));
+    }
+    let author = draft.author.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "web editor".to_owned());
+    let saved = app.db.insert_rule_version(kind.name(), &draft.source, &author, "editor").await?;
+    tracing::info!(rule = kind.name(), version = saved.version, %author, "rule version saved");
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+async fn dry_run_rule(State(app): State<App>, Path((kind, version)): Path<(String, i64)>) -> ApiResult<crate::rules_admin::DryRun> {
+    let kind = rule_kind(&kind)?;
+    let run = crate::rules_admin::dry_run(&app, kind, version).await.map_err(|error| ApiError::bad_request(format!("{error:#}")))?;
+    Ok(Json(run))
+}
+
+async fn activate_rule(State(app): State<App>, Path((kind, version)): Path<(String, i64)>) -> ApiResult<serde_json::Value> {
+    let kind = rule_kind(&kind)?;
+    crate::rules_admin::activate(&app, kind, version).await.map_err(|error| ApiError::bad_request(format!("{error:#}")))?;
+    Ok(Json(json!({ "kind": kind.name(), "active_version": version })))
 }

@@ -428,3 +428,70 @@ impl Db {
         rows.iter().map(|row| Ok((row.try_get("workflow_state")?, row.try_get("n")?))).collect()
     }
 }
+
+impl Db {
+    /// Returns the latest orders that rules decided, rebuilt as rules saw them, with their
+    /// store's name and platform, newest first.
+    pub async fn recent_decided_orders(&self, limit: i64) -> anyhow::Result<Vec<(String, String, IncomingOrder)>> {
+        let rows = sqlx::query(
+            "SELECT o.id, s.name AS store_name, s.platform, o.platform_order_id, o.platform_status, o.platform_status_raw, \
+             o.currency, o.goods_minor, o.shipping_minor, o.paid_minor, o.buyer_nick, o.buyer_remark, o.seller_remark, \
+             o.receiver_name, o.receiver_phone, o.receiver_province, o.receiver_city, o.receiver_district, \
+             o.receiver_street, o.receiver_zip, o.created_at, o.modified_at, o.paid_at FROM orders o \
+             JOIN stores s ON s.id = o.store_id WHERE o.decided_at IS NOT NULL ORDER BY o.id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .context("failed to load recent orders")?;
+        let mut orders = Vec::new();
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            let status: String = row.try_get("platform_status")?;
+            let lines = self
+                .order_lines(id)
+                .await?
+                .into_iter()
+                .map(|line| crate::domain::IncomingLine {
+                    platform_line_id: line.platform_line_id,
+                    platform_item_id: line.platform_item_id,
+                    platform_sku_id: line.platform_sku_id,
+                    sku_code: line.sku_code,
+                    title: line.title,
+                    quantity: line.quantity,
+                    unit_price_minor: line.unit_price_minor,
+                    total_minor: line.total_minor,
+                    platform_status: line.platform_status,
+                })
+                .collect();
+            let order = IncomingOrder {
+                platform_order_id: row.try_get("platform_order_id")?,
+                status: status.parse()?,
+                platform_status: row.try_get("platform_status_raw")?,
+                currency: row.try_get("currency")?,
+                goods_minor: row.try_get("goods_minor")?,
+                shipping_minor: row.try_get("shipping_minor")?,
+                paid_minor: row.try_get("paid_minor")?,
+                buyer_nick: row.try_get("buyer_nick")?,
+                buyer_remark: row.try_get("buyer_remark")?,
+                seller_remark: row.try_get("seller_remark")?,
+                receiver: crate::domain::Address {
+                    name: row.try_get("receiver_name")?,
+                    phone: row.try_get("receiver_phone")?,
+                    province: row.try_get("receiver_province")?,
+                    city: row.try_get("receiver_city")?,
+                    district: row.try_get("receiver_district")?,
+                    street: row.try_get("receiver_street")?,
+                    zip: row.try_get("receiver_zip")?,
+                },
+                created_at_ms: row.try_get("created_at")?,
+                modified_at_ms: row.try_get("modified_at")?,
+                paid_at_ms: row.try_get("paid_at")?,
+                lines,
+                raw: String::new(),
+            };
+            orders.push((row.try_get("store_name")?, row.try_get("platform")?, order));
+        }
+        Ok(orders)
+    }
+}

@@ -1,0 +1,201 @@
+//! Rule versions as merchants manage them: save a draft, dry-run it beside the active version on
+//! the sample orders and recent real orders, activate it, re-activate an earlier one. Activation
+//! reaches every server: the database holds the active version, each server reloads it, and on
+//! PostgreSQL a NOTIFY makes the others reload at once.
+
+use rhai::Map;
+use serde::Serialize;
+
+use crate::rules::{ReviewDecision, RuleBook, RuleKind, RuleSet, order_map};
+use crate::server::App;
+use crate::storage::Backend;
+use crate::storage::stores::Warehouse;
+
+/// The channel servers LISTEN on for rule activations.
+pub const NOTIFY_CHANNEL: &str = "shopkeeper_rules";
+
+/// How many recent real orders a dry run replays.
+pub const DRY_RUN_ORDERS: i64 = 300;
+
+const SAMPLES: &[(&str, &str)] = &[
+    ("plain.json", include_str!("../../rules/samples/plain.json")),
+    ("remark.json", include_str!("../../rules/samples/remark.json")),
+    ("large.json", include_str!("../../rules/samples/large.json")),
+    ("refund.json", include_str!("../../rules/samples/refund.json")),
+];
+
+/// A sample order with what the review rule must decide for it.
+struct Sample {
+    file: &'static str,
+    name: String,
+    order: Map,
+    expected_review: Option<String>,
+}
+
+fn samples(rules: &RuleBook) -> anyhow::Result<Vec<Sample>> {
+    SAMPLES
+        .iter()
+        .map(|(file, text)| {
+            let mut map = rules.parse_json(text).map_err(|error| anyhow::anyhow!("rules/samples/{file}: {error}"))?;
+            let name = map.get("name").and_then(|v| v.clone().into_string().ok()).unwrap_or_else(|| (*file).to_owned());
+            let order = map.remove("order").and_then(|v| v.try_cast::<Map>()).ok_or_else(|| anyhow::anyhow!("rules/samples/{file}: no `order` map"))?;
+            let expected_review = map
+                .get("expect")
+                .and_then(|v| v.clone().try_cast::<Map>())
+                .and_then(|expect| expect.get("review").and_then(|v| v.clone().into_string().ok()));
+            Ok(Sample { file, name, order, expected_review })
+        })
+        .collect()
+}
+
+/// One order decided by the active version and by the draft.
+#[derive(Debug, Serialize)]
+pub struct DryRunRow {
+    pub source: String,
+    pub order: String,
+    pub active: String,
+    pub draft: String,
+    pub differs: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DryRun {
+    pub kind: String,
+    pub version: i64,
+    pub active_version: i64,
+    pub rows: Vec<DryRunRow>,
+    pub differences: usize,
+    /// Sample orders the draft failed on or decided against their expectation.
+    pub sample_failures: Vec<String>,
+}
+
+/// Outcome of running a rule set on one order, as one line of text.
+fn decide(rules: &RuleBook, set: &RuleSet, order: &Map, warehouses: &[Warehouse]) -> (String, Option<String>) {
+    let allocation = match rules.allocate(set, order, warehouses) {
+        Ok(allocation) => allocation,
+        Err(error) => return (format!("exception: {error}"), None),
+    };
+    let mut input = order.clone();
+    input.insert("warehouse".into(), allocation.warehouse_code.clone().into());
+    match rules.review(set, &input) {
+        Ok(review) => {
+            let (word, text) = match review.decision {
+                ReviewDecision::Approve => ("approve", "approve".to_owned()),
+                ReviewDecision::Hold(reason) => ("hold", format!("hold: {reason}")),
+                ReviewDecision::Manual(reason) => ("review", format!("review: {reason}")),
+            };
+            (format!("{} · {text}", allocation.warehouse_code), Some(word.to_owned()))
+        }
+        Err(error) => (format!("exception: {error}"), None),
+    }
+}
+
+/// Runs `version` of `kind` beside the active version on the samples and the recent orders.
+pub async fn dry_run(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<DryRun> {
+    let stored = app
+        .db
+        .rule_version(kind.name(), version)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{} rule has no version {version}", kind.name()))?;
+    let draft = app.rules.compile_version(kind, version, &stored.source)?;
+    let active = app.rules.current();
+    let active_version = match kind {
+        RuleKind::Allocation => active.allocation.version,
+        RuleKind::Review => active.review.version,
+    };
+    let candidate = RuleBook::with_rule(&active, draft);
+    let warehouses = app.db.list_warehouses().await?;
+    let mut rows = Vec::new();
+    let mut sample_failures = Vec::new();
+    for sample in samples(&app.rules)? {
+        let (before, _) = decide(&app.rules, &active, &sample.order, &warehouses);
+        let (after, review) = decide(&app.rules, &candidate, &sample.order, &warehouses);
+        if after.starts_with("exception") {
+            sample_failures.push(format!("sample {} ({}): {after}", sample.file, sample.name));
+        } else if let Some(expected) = &sample.expected_review {
+            if review.as_deref() != Some(expected.as_str()) {
+                sample_failures.push(format!("sample {} ({}): expected {expected:?}, got {after:?}", sample.file, sample.name));
+            }
+        }
+        rows.push(DryRunRow { source: "sample".into(), order: sample.name, differs: before != after, active: before, draft: after });
+    }
+    for (store, platform, order) in app.db.recent_decided_orders(DRY_RUN_ORDERS).await? {
+        let map = order_map(&order, &store, &platform);
+        let (before, _) = decide(&app.rules, &active, &map, &warehouses);
+        let (after, _) = decide(&app.rules, &candidate, &map, &warehouses);
+        rows.push(DryRunRow {
+            source: store,
+            order: order.platform_order_id,
+            differs: before != after,
+            active: before,
+            draft: after,
+        });
+    }
+    let differences = rows.iter().filter(|row| row.differs).count();
+    Ok(DryRun { kind: kind.name().to_owned(), version, active_version, rows, differences, sample_failures })
+}
+
+/// Activates a version after checking it compiles and passes its samples, then tells every
+/// server. On failure the running version keeps serving.
+pub async fn activate(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<()> {
+    let run = dry_run(app, kind, version).await?;
+    anyhow::ensure!(
+        run.sample_failures.is_empty(),
+        "{} v{version} was not activated because it fails its samples: {}",
+        kind.name(),
+        run.sample_failures.join("; ")
+    );
+    app.db.activate_rule_version(kind.name(), version).await?;
+    app.rules.reload(&app.db).await?;
+    if app.db.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(format!("{}:{version}", kind.name()))
+            .execute(app.db.pool())
+            .await?;
+    }
+    tracing::info!(rule = kind.name(), version, "rule version activated");
+    Ok(())
+}
+
+/// Keeps this server's rules in step with the database: reloads on every PostgreSQL NOTIFY and,
+/// as a fallback (and for SQLite), polls every two seconds.
+pub async fn watch(app: App, database_url: Option<String>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut listener = match (&database_url, app.db.backend()) {
+        (Some(url), Backend::Postgres) => match sqlx::postgres::PgListener::connect(url).await {
+            Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+                Ok(()) => Some(listener),
+                Err(error) => {
+                    tracing::warn!(%error, "failed to LISTEN for rule changes; polling instead");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "failed to connect a rule-change listener; polling instead");
+                None
+            }
+        },
+        _ => None,
+    };
+    loop {
+        let notified = async {
+            match listener.as_mut() {
+                Some(listener) => listener.recv().await.map(|_| ()).map_err(|error| error.to_string()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = notified => {
+                if let Err(error) = result {
+                    tracing::warn!(%error, "rule-change listener failed; polling instead");
+                    listener = None;
+                }
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if let Err(error) = app.rules.reload(&app.db).await {
+            tracing::error!(error = %format!("{error:#}"), "failed to reload rules; the running versions keep serving");
+        }
+    }
+}

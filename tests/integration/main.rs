@@ -6,4 +6,5 @@ mod crash;
 mod hostile;
 mod plugin_lifecycle;
 mod rules_at_start;
+mod rules_editing;
 mod sync;

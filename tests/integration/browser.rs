@@ -252,3 +252,83 @@ async fn admin_installs_upgrades_and_rolls_back() {
     client.close().await.unwrap();
     server.shutdown().await;
 }
+
+/// A merchant edits the review rule in the browser: sees a compile error at its line, fixes it,
+/// dry-runs, activates, and the next synced orders are decided by the new version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn merchant_edits_review_rule() {
+    init_logging();
+    let Some((_driver, client)) = start_browser().await else { return };
+    let simulator = shopkeeper_simulator::Simulator::start(
+        shopkeeper_simulator::SimulatorConfig { seed: 12, rate_per_minute: 240.0, history_orders: 30, time_scale: 0.002, ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let config = test_config(DbKind::Sqlite, "browser-rules").await.unwrap();
+    let server = start_server(config).await;
+    let app = &server.app;
+    install_plugin(app, "taobao").await;
+    app.db.ensure_warehouse("WH-HZ", "杭州总仓", "浙江省", "杭州市").await.unwrap();
+    let store = add_taobao_store(app, "rules-browser", &simulator, 1, 3600).await;
+    let url = server.url();
+
+    client.goto(&format!("{url}/#rules")).await.unwrap();
+    client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("rule-source")).await.unwrap();
+    let type_source = |source: String| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "const area = document.getElementById('rule-source'); area.focus(); area.value = arguments[0]; \
+                     area.dispatchEvent(new Event('input'));",
+                    vec![serde_json::Value::String(source)],
+                )
+                .await
+                .unwrap();
+        }
+    };
+    // A syntax error on line 3 is marked in the gutter with the compiler's message.
+    type_source("fn review(order) {\n    let limit = 100;\n    let x = ;\n}\n".to_owned()).await;
+    let marked = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#rule-gutter .bad")).await.unwrap();
+    assert_eq!(marked.text().await.unwrap(), "3");
+    let message = client.find(Locator::Id("rule-message")).await.unwrap().text().await.unwrap();
+    assert!(message.contains("line 3"), "{message}");
+    std::fs::write(screenshot_dir().join("rule-error.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // The fix compiles; saving makes version 2.
+    let fixed = shopkeeper::rules::RuleKind::Review.built_in_source().replacen(
+        "fn review(order) {\n",
+        "fn review(order) {\n    if order.item_count >= 3 {\n        return #{ decision: \"review\", reason: \"three items or more\" };\n    }\n",
+        1,
+    );
+    type_source(fixed).await;
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//span[@id='rule-message' and contains(., 'compiles')]")).await.unwrap();
+    client.find(Locator::Id("rule-save")).await.unwrap().click().await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//main/h1[contains(., 'v2')]")).await.unwrap();
+    assert_eq!(app.db.rule_versions("review").await.unwrap().len(), 2);
+
+    // Dry run beside version 1, then activate.
+    client.find(Locator::Id("rule-dry-run")).await.unwrap().click().await.unwrap();
+    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#dry-run tbody tr")).await.unwrap();
+    let diff = client.find(Locator::Id("rule-diff")).await.unwrap().text().await.unwrap();
+    assert!(diff.contains("+     if order.item_count >= 3 {"), "the diff shows the added lines: {diff}");
+    std::fs::write(screenshot_dir().join("rule-dry-run.png"), client.screenshot().await.unwrap()).unwrap();
+    client.find(Locator::Id("rule-activate")).await.unwrap().click().await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//tr[@data-rule-version='2']//span[text()='active']")).await.unwrap();
+    assert_eq!(app.rules.current().review.version, 2);
+
+    // The next synced orders are decided by version 2.
+    wait_until(Duration::from_secs(60), "an order decided by review v2", || async {
+        let filter = shopkeeper::storage::orders::OrderFilter { store_id: Some(store.id), limit: 500, ..Default::default() };
+        let orders = app.db.list_orders(&filter).await.map_err(|e| e.to_string())?;
+        if orders.iter().any(|o| o.review_rule_version == Some(2)) { Ok(()) } else { Err("none yet".into()) }
+    })
+    .await;
+    client.goto(&format!("{url}/#orders")).await.unwrap();
+    client.refresh().await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//td[contains(@class,'decision')]//div[contains(., 'review v2')]")).await.unwrap();
+    std::fs::write(screenshot_dir().join("orders-after-rule-change.png"), client.screenshot().await.unwrap()).unwrap();
+    client.close().await.unwrap();
+    server.shutdown().await;
+}

@@ -12,7 +12,7 @@ use crate::server::App;
 use crate::storage::orders::OrderFilter;
 use crate::storage::stores::NewStore;
 
-/// The canonical status a correct connector gives a simulated Taobao trade.
+/// Returns the canonical status a correct connector gives a simulated Taobao trade.
 pub fn expected_status(trade: &TradeSnapshot) -> &'static str {
     let refund_pending = trade
         .lines
@@ -39,7 +39,7 @@ pub struct Scenario {
     pub settings: BTreeMap<String, String>,
 }
 
-/// What one harness run found.
+/// Result of one harness run.
 #[derive(Debug)]
 pub struct Report {
     pub plugin: String,

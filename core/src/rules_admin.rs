@@ -1,6 +1,6 @@
 //! Rule versions as merchants manage them: save a draft, dry-run it beside the active version on
 //! the sample orders and recent real orders, activate it, re-activate an earlier one. Activation
-//! reaches every server: the database holds the active version, each server reloads it, and on
+//! reaches every server: the database stores the active version, each server reloads it, and on
 //! PostgreSQL a NOTIFY makes the others reload at once.
 
 use rhai::Map;

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// Which `Host` values this server answers to.
+/// The `Host` values this server accepts.
 #[derive(Clone, Debug)]
 pub struct HostPolicy {
     pub port: u16,

@@ -11,6 +11,12 @@ use crate::storage::orders::{Decisions, Provenance};
 use crate::storage::stores::{Store, Warehouse};
 use crate::storage::sync_state::{PULL_ORDERS, PageCounts};
 
+/// What rules may know about the buyer beyond the order itself.
+pub struct BuyerHistory {
+    /// The buyer's earlier orders in the same store.
+    pub previous_orders: i64,
+}
+
 /// Where a page sits in its sync run.
 pub struct PagePosition {
     pub run_id: i64,
@@ -34,7 +40,8 @@ pub async fn store_page(
     for order in &page.orders {
         match write.find_order(store.id, &order.platform_order_id).await? {
             None => {
-                let (workflow, decisions) = decide(rules, &rule_set, store, &warehouses, order);
+                let history = BuyerHistory { previous_orders: write.buyer_previous_orders(store.id, order).await? };
+                let (workflow, decisions) = decide(rules, &rule_set, store, &warehouses, order, &history);
                 write.insert_order(order, &from, workflow, &decisions).await?;
                 counts.created += 1;
             }
@@ -43,7 +50,8 @@ pub async fn store_page(
             }
             Some(stored) => {
                 let decided = if stored.workflow_state == WorkflowState::AwaitingPayment {
-                    Some(decide(rules, &rule_set, store, &warehouses, order))
+                    let history = BuyerHistory { previous_orders: write.buyer_previous_orders(store.id, order).await? };
+                    Some(decide(rules, &rule_set, store, &warehouses, order, &history))
                         .filter(|(workflow, _)| *workflow != WorkflowState::AwaitingPayment)
                 } else {
                     None
@@ -69,6 +77,7 @@ fn decide(
     store: &Store,
     warehouses: &[Warehouse],
     order: &IncomingOrder,
+    history: &BuyerHistory,
 ) -> (WorkflowState, Decisions) {
     match order.status {
         PlatformStatus::Unpaid => return (WorkflowState::AwaitingPayment, Decisions::default()),
@@ -79,6 +88,7 @@ fn decide(
     }
     let mut decisions = Decisions::default();
     let mut input = order_map(order, &store.name, &store.platform);
+    input.insert("buyer_previous_orders".into(), history.previous_orders.into());
     let allocation = match rules.allocate(rule_set, &input, warehouses) {
         Ok(allocation) => allocation,
         Err(error) => return exception(store, order, decisions, error.to_string()),

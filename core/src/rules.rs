@@ -91,6 +91,22 @@ impl Default for ScriptLimits {
     }
 }
 
+/// Provinces most Chinese couriers treat as remote (偏远地区): longer delivery, extra fees.
+pub const REMOTE_PROVINCES: &[&str] = &["新疆", "西藏", "青海", "内蒙古", "宁夏", "甘肃"];
+
+/// Parses a yuan amount such as `"12.30"` into fen, exactly: at most two decimals, no sign.
+fn parse_yuan(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || fraction.len() > 2 {
+        return Err("expected an amount such as \"12.30\" with at most two decimals".to_owned());
+    }
+    let whole: i64 = whole.parse().map_err(|_| "the amount is too large".to_owned())?;
+    let fraction: i64 = format!("{fraction:0<2}").parse().expect("two digits");
+    whole.checked_mul(100).and_then(|fen| fen.checked_add(fraction)).ok_or_else(|| "the amount is too large".to_owned())
+}
+
 thread_local! {
     /// Deadline of the script running on this thread; the progress callback enforces it.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
@@ -121,6 +137,10 @@ pub fn build_engine(limits: &ScriptLimits) -> Engine {
     engine.on_print(|text| tracing::debug!(target: "shopkeeper::rules::print", "{text}"));
     engine.on_debug(|text, _, position| tracing::debug!(target: "shopkeeper::rules::debug", ?position, "{text}"));
     engine.register_fn("yuan", |fen: i64| format_minor(fen));
+    engine.register_fn("fen", |yuan: &str| -> Result<i64, Box<EvalAltResult>> {
+        parse_yuan(yuan).map_err(|problem| format!("fen({yuan:?}): {problem}").into())
+    });
+    engine.register_fn("is_remote", |province: &str| REMOTE_PROVINCES.iter().any(|remote| province.starts_with(remote)));
     engine
 }
 
@@ -550,6 +570,21 @@ mod tests {
             let (book, set) = rule(RuleKind::Review, RuleKind::Review.built_in_source());
             assert_eq!(book.review(&set, &order(100, "")).unwrap().decision, ReviewDecision::Approve);
         }
+    }
+
+    #[test]
+    fn money_and_region_helpers() {
+        let (book, set) = rule(
+            RuleKind::Review,
+            "fn review(order) { if fen(\"12.3\") == 1230 && fen(\"7\") == 700 && is_remote(\"新疆维吾尔自治区\") && !is_remote(order.receiver.province) { #{ decision: \"approve\" } } else { #{ decision: \"hold\", reason: \"helpers\" } } }",
+        );
+        assert_eq!(book.review(&set, &order(100, "")).unwrap().decision, ReviewDecision::Approve);
+        for bad in ["1.234", "-5", "abc", "", "99999999999999999999"] {
+            assert!(parse_yuan(bad).is_err(), "{bad}");
+        }
+        let (book, set) = rule(RuleKind::Review, "fn review(order) { fen(\"1.234\"); #{ decision: \"approve\" } }");
+        let error = book.review(&set, &order(100, "")).unwrap_err().to_string();
+        assert!(error.contains("fen(\"1.234\")"), "{error}");
     }
 
     #[test]

@@ -124,8 +124,9 @@ pub async fn dry_run(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<
         }
         rows.push(DryRunRow { source: "sample".into(), order: sample.name, differs: before != after, active: before, draft: after });
     }
-    for (store, platform, order) in app.db.recent_decided_orders(DRY_RUN_ORDERS).await? {
-        let map = order_map(&order, &store, &platform);
+    for (store, platform, order, previous_orders) in app.db.recent_decided_orders(DRY_RUN_ORDERS).await? {
+        let mut map = order_map(&order, &store, &platform);
+        map.insert("buyer_previous_orders".into(), previous_orders.into());
         let (before, _) = decide(&app.rules, &active, &map, &warehouses);
         let (after, _) = decide(&app.rules, &candidate, &map, &warehouses);
         rows.push(DryRunRow {

@@ -299,7 +299,7 @@ async fn merchant_edits_review_rule() {
     // The fix compiles; saving makes version 2.
     let fixed = shopkeeper::rules::RuleKind::Review.built_in_source().replacen(
         "fn review(order) {\n",
-        "fn review(order) {\n    if order.item_count >= 3 {\n        return #{ decision: \"review\", reason: \"three items or more\" };\n    }\n",
+        "fn review(order) {\n    if order.item_count >= 3 && order.buyer_previous_orders >= 0 {\n        return #{ decision: \"review\", reason: \"three items or more\" };\n    }\n",
         1,
     );
     type_source(fixed).await;
@@ -312,7 +312,7 @@ async fn merchant_edits_review_rule() {
     client.find(Locator::Id("rule-dry-run")).await.unwrap().click().await.unwrap();
     client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#dry-run tbody tr")).await.unwrap();
     let diff = client.find(Locator::Id("rule-diff")).await.unwrap().text().await.unwrap();
-    assert!(diff.contains("+     if order.item_count >= 3 {"), "the diff shows the added lines: {diff}");
+    assert!(diff.contains("+     if order.item_count >= 3"), "the diff shows the added lines: {diff}");
     std::fs::write(screenshot_dir().join("rule-dry-run.png"), client.screenshot().await.unwrap()).unwrap();
     client.find(Locator::Id("rule-activate")).await.unwrap().click().await.unwrap();
     client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//tr[@data-rule-version='2']//span[text()='active']")).await.unwrap();

@@ -9,10 +9,12 @@ use shopkeeper_simulator::{Simulator, SimulatorConfig};
 use shopkeeper_tests::*;
 
 /// The built-in review rule plus one more check: orders of three items or more go to a person.
+/// The check also reads `buyer_previous_orders`: Rhai compares a missing field as false, so an
+/// order sent to a person proves intake supplied the field.
 fn review_with_item_check() -> String {
     shopkeeper::rules::RuleKind::Review.built_in_source().replacen(
         "fn review(order) {\n",
-        "fn review(order) {\n    if order.item_count >= 3 {\n        return #{ decision: \"review\", reason: \"three items or more\" };\n    }\n",
+        "fn review(order) {\n    if order.item_count >= 3 && order.buyer_previous_orders >= 0 {\n        return #{ decision: \"review\", reason: \"three items or more\" };\n    }\n",
         1,
     )
 }
@@ -137,6 +139,7 @@ async fn activation_reaches_other_server() {
     // The second server's next decision uses version 2.
     let mut order = shopkeeper::rules::order_map(&sample_order(), "node-b", "taobao");
     order.insert("item_count".into(), 3_i64.into());
+    order.insert("buyer_previous_orders".into(), 0_i64.into());
     order.insert("warehouse".into(), "WH-HZ".into());
     let review = second.app.rules.review(&second.app.rules.current(), &order).unwrap();
     assert_eq!(review.rule_version, 2);

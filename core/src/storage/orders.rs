@@ -130,6 +130,25 @@ impl WriteTx {
         }))
     }
 
+    /// Counts the buyer's other orders in the store, for rules that treat new buyers differently.
+    pub async fn buyer_previous_orders(&mut self, store_id: i64, order: &IncomingOrder) -> anyhow::Result<i64> {
+        if order.buyer_nick.is_empty() {
+            return Ok(0);
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM orders WHERE store_id = $1 AND buyer_nick = $2 AND platform_order_id <> $3 \
+             AND created_at < $4",
+        )
+        .bind(store_id)
+        .bind(&order.buyer_nick)
+        .bind(&order.platform_order_id)
+        .bind(order.created_at_ms)
+        .fetch_one(&mut *self.tx)
+        .await
+        .context("failed to count the buyer's orders")?;
+        Ok(row.try_get("n")?)
+    }
+
     pub async fn insert_order(
         &mut self,
         order: &IncomingOrder,
@@ -432,12 +451,14 @@ impl Db {
 impl Db {
     /// Returns the latest orders that rules decided, rebuilt as rules saw them, with their
     /// store's name and platform, newest first.
-    pub async fn recent_decided_orders(&self, limit: i64) -> anyhow::Result<Vec<(String, String, IncomingOrder)>> {
+    pub async fn recent_decided_orders(&self, limit: i64) -> anyhow::Result<Vec<(String, String, IncomingOrder, i64)>> {
         let rows = sqlx::query(
             "SELECT o.id, s.name AS store_name, s.platform, o.platform_order_id, o.platform_status, o.platform_status_raw, \
              o.currency, o.goods_minor, o.shipping_minor, o.paid_minor, o.buyer_nick, o.buyer_remark, o.seller_remark, \
              o.receiver_name, o.receiver_phone, o.receiver_province, o.receiver_city, o.receiver_district, \
-             o.receiver_street, o.receiver_zip, o.created_at, o.modified_at, o.paid_at FROM orders o \
+             o.receiver_street, o.receiver_zip, o.created_at, o.modified_at, o.paid_at, \
+             (SELECT COUNT(*) FROM orders p WHERE p.store_id = o.store_id AND p.buyer_nick = o.buyer_nick \
+              AND p.buyer_nick <> '' AND p.id <> o.id AND p.created_at < o.created_at) AS previous_orders FROM orders o \
              JOIN stores s ON s.id = o.store_id WHERE o.decided_at IS NOT NULL ORDER BY o.id DESC LIMIT $1",
         )
         .bind(limit)
@@ -490,7 +511,7 @@ impl Db {
                 lines,
                 raw: String::new(),
             };
-            orders.push((row.try_get("store_name")?, row.try_get("platform")?, order));
+            orders.push((row.try_get("store_name")?, row.try_get("platform")?, order, row.try_get("previous_orders")?));
         }
         Ok(orders)
     }

@@ -19,7 +19,7 @@ use crate::storage::Db;
 use crate::storage::stores::Warehouse;
 
 /// A rule kind: the file it lives in, its entry function and the built-in default text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RuleKind {
     Allocation,
     Review,

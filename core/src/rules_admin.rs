@@ -164,9 +164,51 @@ pub async fn activate(app: &App, kind: RuleKind, version: i64) -> anyhow::Result
     Ok(())
 }
 
+/// Activates a rules-folder file whose text changed since it was last read, with the same
+/// checks as the editor; a file that fails them is logged and the running version stays.
+async fn reload_folder(app: &App, dir: &std::path::Path, seen: &mut std::collections::HashMap<RuleKind, String>) {
+    for kind in RuleKind::ALL {
+        let path = dir.join(kind.file_name());
+        let Ok(source) = std::fs::read_to_string(&path) else { continue };
+        if seen.get(&kind) == Some(&source) {
+            continue;
+        }
+        seen.insert(kind, source.clone());
+        let active = app.db.active_rule(kind.name()).await.ok().flatten();
+        if active.as_ref().is_some_and(|active| active.source == source) {
+            continue;
+        }
+        let label = path.display().to_string();
+        if let Err(error) = app.rules.check_source(kind, &source) {
+            tracing::error!(file = %label, %error, "changed rule file rejected; the running version keeps serving");
+            continue;
+        }
+        let result = async {
+            let saved = app.db.insert_rule_version(kind.name(), &source, "rules folder", &label).await?;
+            activate(app, kind, saved.version).await?;
+            anyhow::Ok(saved.version)
+        }
+        .await;
+        match result {
+            Ok(version) => tracing::info!(file = %label, version, "rule file changed; new version activated"),
+            Err(error) => tracing::error!(file = %label, error = %format!("{error:#}"), "changed rule file not activated; the running version keeps serving"),
+        }
+    }
+}
+
 /// Keeps this server's rules in step with the database: reloads on every PostgreSQL NOTIFY and,
-/// as a fallback (and for SQLite), polls every two seconds.
+/// as a fallback (and for SQLite), polls every two seconds. With a rules folder it also
+/// activates files that change there.
 pub async fn watch(app: App, database_url: Option<String>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let rules_dir = app.config.rules_dir.clone();
+    let mut seen = std::collections::HashMap::new();
+    if let Some(dir) = &rules_dir {
+        for kind in RuleKind::ALL {
+            if let Ok(source) = std::fs::read_to_string(dir.join(kind.file_name())) {
+                seen.insert(kind, source);
+            }
+        }
+    }
     let mut listener = match (&database_url, app.db.backend()) {
         (Some(url), Backend::Postgres) => match sqlx::postgres::PgListener::connect(url).await {
             Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
@@ -199,6 +241,9 @@ pub async fn watch(app: App, database_url: Option<String>, mut shutdown: tokio::
             }
             _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if let Some(dir) = &rules_dir {
+            reload_folder(&app, dir, &mut seen).await;
         }
         if let Err(error) = app.rules.reload(&app.db).await {
             tracing::error!(error = %format!("{error:#}"), "failed to reload rules; the running versions keep serving");

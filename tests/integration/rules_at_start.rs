@@ -49,3 +49,34 @@ async fn missing_rules_folder_stops_start() {
     };
     assert!(error.contains(&missing.display().to_string()) && error.contains("does not exist"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changed_rule_file_reloads() {
+    let Some(mut config) = test_config(DbKind::Sqlite, "rules-watch").await else { return };
+    let rules = temp_dir("rules");
+    let file = rules.join("review.rhai");
+    std::fs::write(&file, shopkeeper::rules::RuleKind::Review.built_in_source()).unwrap();
+    config.rules_dir = Some(rules.clone());
+    let server = start_server(config).await;
+    let app = &server.app;
+    app.db.ensure_warehouse("WH-HZ", "杭州总仓", "浙江省", "杭州市").await.unwrap();
+    let start_version = app.rules.current().review.version;
+
+    // A broken edit is rejected and the running version keeps serving.
+    std::fs::write(&file, "fn review(order) {\n    let x = ;\n}\n").unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(app.rules.current().review.version, start_version);
+
+    // A good edit becomes the next version within seconds.
+    let edited = shopkeeper::rules::RuleKind::Review.built_in_source().replace("200000; // 2,000 yuan", "300000; // 3,000 yuan");
+    std::fs::write(&file, &edited).unwrap();
+    wait_until(std::time::Duration::from_secs(15), "the edited file to be activated", || async {
+        let version = app.rules.current().review.version;
+        if version > start_version { Ok(()) } else { Err(format!("still version {version}")) }
+    })
+    .await;
+    let active = app.db.active_rule("review").await.unwrap().unwrap();
+    assert_eq!(active.source, edited);
+    assert!(active.origin.ends_with("review.rhai"), "{}", active.origin);
+    server.shutdown().await;
+}

@@ -97,6 +97,23 @@ pub struct StoredLine {
     pub platform_status: String,
 }
 
+impl StoredLine {
+    /// Rebuilds the line as intake received it.
+    pub fn into_incoming(self) -> crate::domain::IncomingLine {
+        crate::domain::IncomingLine {
+            platform_line_id: self.platform_line_id,
+            platform_item_id: self.platform_item_id,
+            platform_sku_id: self.platform_sku_id,
+            sku_code: self.sku_code,
+            title: self.title,
+            quantity: self.quantity,
+            unit_price_minor: self.unit_price_minor,
+            total_minor: self.total_minor,
+            platform_status: self.platform_status,
+        }
+    }
+}
+
 /// Filters of the order list; every field narrows it.
 #[derive(Clone, Debug, Default)]
 pub struct OrderFilter {
@@ -469,22 +486,7 @@ impl Db {
         for row in &rows {
             let id: i64 = row.try_get("id")?;
             let status: String = row.try_get("platform_status")?;
-            let lines = self
-                .order_lines(id)
-                .await?
-                .into_iter()
-                .map(|line| crate::domain::IncomingLine {
-                    platform_line_id: line.platform_line_id,
-                    platform_item_id: line.platform_item_id,
-                    platform_sku_id: line.platform_sku_id,
-                    sku_code: line.sku_code,
-                    title: line.title,
-                    quantity: line.quantity,
-                    unit_price_minor: line.unit_price_minor,
-                    total_minor: line.total_minor,
-                    platform_status: line.platform_status,
-                })
-                .collect();
+            let lines = self.order_lines(id).await?.into_iter().map(StoredLine::into_incoming).collect();
             let order = IncomingOrder {
                 platform_order_id: row.try_get("platform_order_id")?,
                 status: status.parse()?,

@@ -47,33 +47,8 @@ impl Db {
                 return Ok(active);
             }
         }
-        let mut write = self.begin_write().await?;
-        let next: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS next FROM rule_versions WHERE kind = $1")
-            .bind(kind)
-            .fetch_one(&mut *write.tx)
-            .await
-            .context("failed to number rule version")?
-            .try_get("next")?;
-        sqlx::query("UPDATE rule_versions SET active = 0 WHERE kind = $1")
-            .bind(kind)
-            .execute(&mut *write.tx)
-            .await
-            .context("failed to deactivate rule version")?;
-        sqlx::query(
-            "INSERT INTO rule_versions (kind, version, source, sha256, author, origin, created_at, active) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
-        )
-        .bind(kind)
-        .bind(next)
-        .bind(source)
-        .bind(&sha256)
-        .bind(author)
-        .bind(origin)
-        .bind(crate::now_ms())
-        .execute(&mut *write.tx)
-        .await
-        .context("failed to store rule version")?;
-        write.commit().await?;
+        let saved = self.insert_rule_version(kind, source, author, origin).await?;
+        self.activate_rule_version(kind, saved.version).await?;
         self.active_rule(kind).await?.context("rule version vanished after insert")
     }
 }

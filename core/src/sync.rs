@@ -47,6 +47,18 @@ pub struct RunSummary {
     pub stopped_early: bool,
 }
 
+/// How long the platform asked the caller to wait, when a run failed on a rate limit. At most
+/// an hour, whatever the platform said.
+fn requested_wait(error: &anyhow::Error) -> Option<Duration> {
+    let plugin_error = error.downcast_ref::<crate::plugin::PluginError>()?;
+    match &plugin_error.kind {
+        crate::plugin::PluginErrorKind::Connector { retry_after_ms: Some(ms), .. } => {
+            Some(Duration::from_millis((*ms).min(3_600_000)))
+        }
+        _ => None,
+    }
+}
+
 pub struct Scheduler {
     db: Db,
     plugins: Arc<PluginHost>,
@@ -120,6 +132,7 @@ impl Scheduler {
     async fn store_loop(self: Arc<Self>, store_id: i64) {
         let mut shutdown = self.shutdown.clone();
         let trigger = self.trigger_handle(store_id);
+        let mut backoff: Option<Duration> = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -137,11 +150,15 @@ impl Scheduler {
                         }
                         _ => {
                             if let Err(error) = self.run_once(store_id).await {
-                                tracing::warn!(store = %store.name, error = %format!("{error:#}"), "sync run failed");
+                                if let Some(wait) = requested_wait(&error) {
+                                    tracing::info!(store = %store.name, wait_ms = wait.as_millis() as u64, "platform asked to slow down; waiting before the next run");
+                                    backoff = Some(wait);
+                                }
                             }
                         }
                     }
-                    Duration::from_secs(store.sync_interval_secs.max(1) as u64)
+                    let interval = Duration::from_secs(store.sync_interval_secs.max(1) as u64);
+                    backoff.take().map_or(interval, |wait| wait.max(interval))
                 }
                 Ok(None) => return,
                 Err(error) => {

@@ -185,3 +185,41 @@ async fn bad_credentials_then_recovery(kind: DbKind) {
     server.shutdown().await;
 }
 on_both_databases!(bad_credentials_then_recovery);
+
+/// A rate-limited pull waits as long as the platform asked before the next run, then catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rate_limit_waits_as_told() {
+    init_logging();
+    let simulator = Simulator::start(
+        SimulatorConfig { seed: 19, rate_per_minute: 0.0, history_orders: 30, time_scale: 0.0, ..SimulatorConfig::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    simulator.simulator.inject_fault(shopkeeper_simulator::Fault {
+        api_method: Some("taobao.trades.sold.increment.get".into()),
+        count: 1,
+        error: shopkeeper_simulator::TopError::with_sub_code(
+            7,
+            "App Call Limited",
+            "accesscontrol.limited-by-api-access-count",
+            "This ban will last for 3 more seconds",
+        ),
+    });
+    let config = test_config(DbKind::Sqlite, "rate-limit").await.unwrap();
+    let server = start_server(config).await;
+    let app = &server.app;
+    install_plugin(app, "taobao").await;
+    app.db.ensure_warehouse("WH-HZ", "杭州总仓", "浙江省", "杭州市").await.unwrap();
+    let store = add_taobao_store(app, "rate-limited", &simulator, 1, 4 * 3600).await;
+    let target = simulator.simulator.trades_now();
+    wait_until(Duration::from_secs(30), "the store to catch up after the ban", || compare_with_trades(&app.db, store.id, &target)).await;
+    let mut runs = app.db.list_sync_runs(Some(store.id), 10).await.unwrap();
+    runs.reverse();
+    let failed = runs.iter().position(|run| run.status == "failed").expect("the banned call fails its run");
+    assert!(runs[failed].error.as_deref().unwrap().contains("App Call Limited"), "{:?}", runs[failed]);
+    let next = &runs[failed + 1];
+    let waited = next.started_at - runs[failed].finished_at.unwrap();
+    assert!(waited >= 3_500, "the next run started {waited} ms after the ban, the platform asked for 4 s");
+    server.shutdown().await;
+}

@@ -178,6 +178,46 @@ async fn bad_pages_store_nothing(kind: DbKind) {
 }
 on_both_databases!(bad_pages_store_nothing);
 
+/// A loopback listener that answers every request with a redirect to `location`.
+async fn redirecting_listener(location: String) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let location = location.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0_u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let answer = format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A redirect from an approved origin to one that is not approved is not followed by the host,
+/// and when the plugin follows it itself, the second request is refused before it connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redirect_to_forbidden_host_refused() {
+    init_logging();
+    let (forbidden, connections) = forbidden_listener().await;
+    let redirector = redirecting_listener(format!("http://{forbidden}/steal")).await;
+    let config = test_config(DbKind::Sqlite, "redirect").await.unwrap();
+    let server = start_server(config).await;
+    let app = &server.app;
+    install_plugin(app, "hostile").await;
+    let mut new_store = hostile_store("follow-redirect", Some(format!("http://{redirector}/start")));
+    new_store.approved_origins = vec![format!("http://{redirector}")];
+    let store = app.add_store(&new_store).await.unwrap();
+    let run = failed_run(app, store.id, "follow-redirect").await;
+    let error = run.error.unwrap();
+    assert!(error.contains(&format!("http://{forbidden}")) && error.contains("not in the plugin's allowed_hosts"), "{error}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "the forbidden host received no connection");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tampered_and_foreign_components_rejected() {
     init_logging();

@@ -22,6 +22,8 @@
 //! - `trap-mid-page`: returns a first page of three valid orders, then panics on the second.
 //! - `hang`: sends a GET request to `target`, which is expected never to answer.
 //! - `hundred-orders`: returns 100 valid orders without any host call (for benchmarks).
+//! - `follow-redirect`: sends a GET request to `target` and, when the answer is a redirect,
+//!   requests its `Location` too, as a plugin that follows redirects itself would.
 
 use std::hint::black_box;
 
@@ -53,6 +55,7 @@ pub enum Mode {
     TrapMidPage,
     Hang,
     HundredOrders,
+    FollowRedirect,
 }
 
 impl Mode {
@@ -73,6 +76,7 @@ impl Mode {
             "trap-mid-page" => Some(Mode::TrapMidPage),
             "hang" => Some(Mode::Hang),
             "hundred-orders" => Some(Mode::HundredOrders),
+            "follow-redirect" => Some(Mode::FollowRedirect),
             _ => None,
         }
     }
@@ -122,6 +126,7 @@ impl Connector for HostileConnector {
                 Some(_) => panic!("hostile connector traps on its second page (mode `trap-mid-page`)"),
             },
             Mode::Hang => call_target(),
+            Mode::FollowRedirect => follow_redirect(),
             Mode::HundredOrders => Ok(OrderPage {
                 orders: (0..100).map(|n| valid_order(&format!("bench-{n}"), &window)).collect(),
                 next_page_token: None,
@@ -215,6 +220,20 @@ fn call_target() -> Result<OrderPage, ConnectorError> {
             response.status
         )));
     }
+    Ok(empty_page())
+}
+
+fn follow_redirect() -> Result<OrderPage, ConnectorError> {
+    let target = config::require("target")?;
+    let response = http::get(&target)?;
+    if !(300..400).contains(&response.status) {
+        return Err(ConnectorError::platform(format!("GET {target} returned HTTP status {}, not a redirect", response.status)));
+    }
+    let location = response
+        .header("location")
+        .ok_or_else(|| ConnectorError::invalid_response(format!("redirect from {target} has no Location header")))?
+        .to_string();
+    http::get(&location)?;
     Ok(empty_page())
 }
 

@@ -48,7 +48,7 @@ impl App {
         };
         let rules = Arc::new(RuleBook::load(&db, config.rules_dir.as_deref(), ScriptLimits::default()).await?);
         let plugins = Arc::new(PluginHost::new(&config.data_dir, config.sandbox.clone(), config.require_signed_plugins)?);
-        let scheduler = Scheduler::new(db.clone(), plugins.clone(), rules.clone(), config.sync.clone(), shutdown);
+        let scheduler = Scheduler::new(db.clone(), plugins.clone(), rules.clone(), config.sync.clone(), &config.data_dir, shutdown);
         Ok(App { db, plugins, rules, scheduler, config: Arc::new(config) })
     }
 }

@@ -45,6 +45,15 @@ pub struct RunSummary {
     pub created: i64,
     pub updated: i64,
     pub stopped_early: bool,
+    /// Another server holds the store's lease, so this one did not run.
+    pub leased_elsewhere: bool,
+}
+
+/// How long a sync lease lasts without renewal; each page renews it.
+const LEASE_TTL_MS: i64 = 5 * 60 * 1000;
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|name| name.trim().to_owned()).unwrap_or_else(|_| "node".to_owned())
 }
 
 /// How long the platform asked the caller to wait, when a run failed on a rate limit. At most
@@ -66,6 +75,9 @@ pub struct Scheduler {
     settings: SyncSettings,
     shutdown: watch::Receiver<bool>,
     triggers: Mutex<HashMap<i64, Arc<Notify>>>,
+    /// This server's name in sync leases: the host and data folder, so a server restarted on
+    /// the same folder takes its own leases back at once after a crash.
+    holder: String,
     /// Serialises runs of one store between the loop and on-demand callers.
     running: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -76,6 +88,7 @@ impl Scheduler {
         plugins: Arc<PluginHost>,
         rules: Arc<RuleBook>,
         settings: SyncSettings,
+        data_dir: &std::path::Path,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Scheduler> {
         Arc::new(Scheduler {
@@ -85,6 +98,7 @@ impl Scheduler {
             settings,
             shutdown,
             triggers: Mutex::default(),
+            holder: format!("{}:{}", hostname(), data_dir.display()),
             running: Mutex::default(),
         })
     }
@@ -179,6 +193,19 @@ impl Scheduler {
         let lock = self.run_lock(store_id);
         let _running = lock.lock().await;
         let store = self.db.store(store_id).await?.with_context(|| format!("store {store_id} not found"))?;
+        if !self.db.try_lease(store.id, PULL_ORDERS, &self.holder, LEASE_TTL_MS).await? {
+            tracing::debug!(store = %store.name, "another server holds the sync lease");
+            return Ok(RunSummary { leased_elsewhere: true, ..RunSummary::default() });
+        }
+        let result = self.run_leased(&store).await;
+        if let Err(error) = self.db.release_lease(store.id, PULL_ORDERS, &self.holder).await {
+            tracing::warn!(store = %store.name, error = %format!("{error:#}"), "failed to release sync lease");
+        }
+        result
+    }
+
+    async fn run_leased(&self, store: &Store) -> anyhow::Result<RunSummary> {
+        let store = store.clone();
         let installed = self.db.enabled_plugin(&store.plugin_id).await?;
         let version = installed.as_ref().map(|p| p.version.clone()).unwrap_or_default();
         let run_id = self.db.start_sync_run(store.id, PULL_ORDERS, &version).await?;
@@ -251,6 +278,11 @@ impl Scheduler {
             }
             loop {
                 if *self.shutdown.borrow() {
+                    summary.stopped_early = true;
+                    return Ok(summary);
+                }
+                if !self.db.try_lease(store.id, PULL_ORDERS, &self.holder, LEASE_TTL_MS).await? {
+                    tracing::warn!(store = %store.name, "sync lease lost to another server; stopping this run");
                     summary.stopped_early = true;
                     return Ok(summary);
                 }

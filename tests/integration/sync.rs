@@ -223,3 +223,45 @@ async fn rate_limit_waits_as_told() {
     assert!(waited >= 3_500, "the next run started {waited} ms after the ban, the platform asked for 4 s");
     server.shutdown().await;
 }
+
+/// Two servers on one PostgreSQL database sync the same store: the lease lets one run at a
+/// time, every order is stored once and no run fails on the other's writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_share_store_lease() {
+    init_logging();
+    let simulator = Simulator::start(
+        SimulatorConfig {
+            seed: 29,
+            rate_per_minute: 120.0,
+            history_orders: 400,
+            history_span: Duration::from_secs(3 * 3600),
+            time_scale: 0.0,
+            response_delay: Duration::from_millis(20),
+            ..SimulatorConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let Some(first_config) = test_config(DbKind::Postgres, "lease-a").await else { return };
+    let mut second_config = first_config.clone();
+    second_config.data_dir = temp_dir("lease-b");
+    let first = start_server(first_config).await;
+    let second = start_server(second_config).await;
+    install_plugin(&first.app, "taobao").await;
+    first.app.db.ensure_warehouse("WH-HZ", "杭州总仓", "浙江省", "杭州市").await.unwrap();
+    let store = add_taobao_store(&first.app, "shared", &simulator, 1, 4 * 3600).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    first.shutdown().await;
+    second.app.scheduler.run_once(store.id).await.unwrap();
+    let target = simulator.simulator.trades_at(chrono::Utc::now() - chrono::Duration::seconds(2));
+    let stored = second.app.db.list_orders(&OrderFilter { store_id: Some(store.id), limit: 500, ..OrderFilter::default() }).await.unwrap();
+    assert!(stored.len() >= target.len(), "{} stored, {} trades", stored.len(), target.len());
+    let mut runs = second.app.db.list_sync_runs(Some(store.id), 500).await.unwrap();
+    assert!(runs.iter().all(|run| run.error.is_none()), "{:?}", runs.iter().find(|run| run.error.is_some()));
+    runs.sort_by_key(|run| run.started_at);
+    for pair in runs.windows(2) {
+        assert!(pair[1].started_at >= pair[0].finished_at.unwrap(), "runs {} and {} overlap", pair[0].id, pair[1].id);
+    }
+    second.shutdown().await;
+}

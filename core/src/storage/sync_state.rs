@@ -160,6 +160,43 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Takes or renews the lease of a store's job for `holder` until `ttl_ms` from now; returns
+    /// false when another holder's lease has not expired.
+    pub async fn try_lease(&self, store_id: i64, kind: &str, holder: &str, ttl_ms: i64) -> anyhow::Result<bool> {
+        let now = crate::now_ms();
+        let mut write = self.begin_write().await?;
+        let done = sqlx::query(
+            "INSERT INTO sync_leases (store_id, kind, holder, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (store_id, kind) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE sync_leases.holder = excluded.holder OR sync_leases.expires_at < $5",
+        )
+        .bind(store_id)
+        .bind(kind)
+        .bind(holder)
+        .bind(now + ttl_ms)
+        .bind(now)
+        .execute(&mut *write.tx)
+        .await
+        .context("failed to take sync lease")?;
+        write.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives up a lease so another server may run the job at once.
+    pub async fn release_lease(&self, store_id: i64, kind: &str, holder: &str) -> anyhow::Result<()> {
+        let mut write = self.begin_write().await?;
+        sqlx::query("UPDATE sync_leases SET expires_at = 0 WHERE store_id = $1 AND kind = $2 AND holder = $3")
+            .bind(store_id)
+            .bind(kind)
+            .bind(holder)
+            .execute(&mut *write.tx)
+            .await
+            .context("failed to release sync lease")?;
+        write.commit().await
+    }
+}
+
 impl WriteTx {
     /// Records a stored page: moves the cursor to `window.1` when it was the window's last
     /// page (`next_token` is none), otherwise remembers the token of the next page.

@@ -204,9 +204,32 @@ async fn admin_installs_upgrades_and_rolls_back() {
     std::fs::write(screenshot_dir().join("plugin-pending.png"), client.screenshot().await.unwrap()).unwrap();
     approve("0.1.0").await;
 
-    let store = add_taobao_store(app, "browser-store", &simulator, 1, 3600).await;
+    // The store form is built from the plugin's manifest; secrets are password fields.
     client.goto(&format!("{url}/#stores")).await.unwrap();
     client.refresh().await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("store-new")).await.unwrap().click().await.unwrap();
+    let form = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("store-form")).await.unwrap();
+    let secret_type = form.find(Locator::Id("cfg-app_secret")).await.unwrap().attr("type").await.unwrap();
+    assert_eq!(secret_type.as_deref(), Some("password"));
+    let fill = |id: &'static str, value: String| {
+        let form = form.clone();
+        async move { form.find(Locator::Id(id)).await.unwrap().send_keys(&value).await.unwrap() }
+    };
+    fill("store-name", "browser-store".into()).await;
+    fill("cfg-endpoint", simulator.router_url()).await;
+    fill("cfg-app_key", shopkeeper_simulator::DEMO_APP_KEY.into()).await;
+    fill("cfg-app_secret", shopkeeper_simulator::DEMO_APP_SECRET.into()).await;
+    fill("cfg-session", shopkeeper_simulator::DEMO_SESSION.into()).await;
+    fill("store-origins", format!("http://{}", simulator.addr)).await;
+    let interval = form.find(Locator::Id("store-interval")).await.unwrap();
+    interval.clear().await.unwrap();
+    interval.send_keys("1").await.unwrap();
+    std::fs::write(screenshot_dir().join("store-form.png"), client.screenshot().await.unwrap()).unwrap();
+    form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//table[@id='stores']//td[text()='browser-store']")).await.unwrap();
+    let store = app.db.store_by_name("browser-store").await.unwrap().expect("the form added the store");
+    assert_eq!(store.config.get("app_secret").map(String::as_str), Some(shopkeeper_simulator::DEMO_APP_SECRET));
+    assert_eq!(store.sync_interval_secs, 1);
     client
         .wait()
         .at_most(Duration::from_secs(30))

@@ -96,7 +96,11 @@ impl App {
         for origin in &new_store.approved_origins {
             Origin::parse(origin).map_err(|problem| anyhow::anyhow!("approved origin {origin:?} is invalid: {problem}"))?;
         }
-        self.db.insert_store(new_store).await
+        let mut new_store = new_store.clone();
+        if new_store.platform.trim().is_empty() {
+            new_store.platform = new_store.plugin_id.clone();
+        }
+        self.db.insert_store(&new_store).await
     }
 }
 

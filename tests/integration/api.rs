@@ -139,6 +139,14 @@ async fn orders_filter_and_page() {
     let kept = app.db.store(store.id).await.unwrap().unwrap();
     assert_eq!(kept.config.get("app_secret").map(String::as_str), Some(shopkeeper_simulator::DEMO_APP_SECRET), "a change without secrets keeps them");
 
+    // The platform name defaults to the plugin id, as on the command line.
+    let mut new_store = serde_json::to_value(taobao_store("no-platform", &simulator, 60, 3600)).unwrap();
+    new_store.as_object_mut().unwrap().remove("platform");
+    let response = client.post(format!("{base}/api/stores")).json(&new_store).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["platform"], "taobao", "{body}");
+
     // Malformed input gets the same JSON error shape as every other API error.
     let response = client.post(format!("{base}/api/stores")).header("content-type", "application/json").body("{not json").send().await.unwrap();
     assert_eq!(response.status(), 400);

@@ -76,7 +76,7 @@ impl Db {
         };
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(10));
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -91,10 +91,13 @@ impl Db {
         } else {
             options
         };
-        let pool = options
-            .connect(url)
-            .await
-            .with_context(|| format!("failed to connect to database {}", redact_url(url)))?;
+        let pool = options.connect(url).await.map_err(|error| match error {
+            sqlx::Error::PoolTimedOut => anyhow::anyhow!(
+                "failed to connect to database {} within 10 s; check that the server is running and the URL is right",
+                redact_url(url)
+            ),
+            other => anyhow::Error::new(other).context(format!("failed to connect to database {}", redact_url(url))),
+        })?;
         let db = Db {
             pool,
             backend,

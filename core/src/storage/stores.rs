@@ -28,6 +28,8 @@ pub struct Store {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NewStore {
     pub name: String,
+    /// Platform name shown in the UI; empty means the plugin id.
+    #[serde(default)]
     pub platform: String,
     pub plugin_id: String,
     #[serde(default)]

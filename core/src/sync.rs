@@ -56,8 +56,8 @@ fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname").map(|name| name.trim().to_owned()).unwrap_or_else(|_| "node".to_owned())
 }
 
-/// How long the platform asked the caller to wait, when a run failed on a rate limit. At most
-/// an hour, whatever the platform said.
+/// Returns the wait the platform requested when a run failed on a rate limit, capped at
+/// one hour.
 fn requested_wait(error: &anyhow::Error) -> Option<Duration> {
     let plugin_error = error.downcast_ref::<crate::plugin::PluginError>()?;
     match &plugin_error.kind {

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::{Db, WriteTx};
 
-/// Where a store's pull stands: everything modified before `cursor_ms` is stored, and a
+/// Progress of a store's pull: everything modified before `cursor_ms` is stored, and a
 /// window may be part-way through its pages.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cursor {

@@ -11,13 +11,13 @@ use crate::storage::orders::{Decisions, Provenance};
 use crate::storage::stores::{Store, Warehouse};
 use crate::storage::sync_state::{PULL_ORDERS, PageCounts};
 
-/// What rules may know about the buyer beyond the order itself.
+/// Facts about the buyer that rules see beyond the order itself.
 pub struct BuyerHistory {
     /// The buyer's earlier orders in the same store.
     pub previous_orders: i64,
 }
 
-/// Where a page sits in its sync run.
+/// Position of a page in its sync run.
 pub struct PagePosition {
     pub run_id: i64,
     pub window: (i64, i64),

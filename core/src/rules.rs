@@ -200,7 +200,7 @@ pub struct Allocation {
     pub rule_version: i64,
 }
 
-/// What the review rule decided.
+/// Decision of the review rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReviewDecision {
     Approve,
@@ -442,7 +442,7 @@ fn warehouse_map(warehouse: &Warehouse) -> Map {
     map
 }
 
-/// The order as scripts see it: plain maps, money in integer fen.
+/// Builds the order as scripts see it: plain maps, money in integer fen.
 pub fn order_map(order: &IncomingOrder, store_name: &str, platform: &str) -> Map {
     let mut receiver = Map::new();
     receiver.insert("name".into(), order.receiver.name.clone().into());

@@ -106,8 +106,8 @@ pub async fn dry_run(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<
     let candidate = RuleBook::with_rule(&active, draft);
     let mut warehouses = app.db.list_warehouses().await?;
     if warehouses.is_empty() {
-        // Without any warehouse every allocation fails, which says nothing about the draft; the
-        // dry run then allocates to a stand-in so the review rule still gets checked.
+        // Without any warehouse every allocation fails, which tells nothing about the draft, so
+        // the dry run allocates to a stand-in and the review rule still gets checked.
         warehouses.push(Warehouse { id: 0, code: "SAMPLE".into(), name: "stand-in warehouse".into(), province: String::new(), city: String::new() });
     }
     let mut rows = Vec::new();
@@ -141,7 +141,7 @@ pub async fn dry_run(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<
     Ok(DryRun { kind: kind.name().to_owned(), version, active_version, rows, differences, sample_failures })
 }
 
-/// Activates a version after checking it compiles and passes its samples, then tells every
+/// Activates a version after checking it compiles and passes its samples, then notifies every
 /// server. On failure the running version keeps serving.
 pub async fn activate(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<()> {
     let run = dry_run(app, kind, version).await?;
@@ -165,7 +165,7 @@ pub async fn activate(app: &App, kind: RuleKind, version: i64) -> anyhow::Result
 }
 
 /// Activates a rules-folder file whose text changed since it was last read, with the same
-/// checks as the editor; a file that fails them is logged and the running version stays.
+/// checks as the editor. A file that fails them is logged, and the running version stays.
 async fn reload_folder(app: &App, dir: &std::path::Path, seen: &mut std::collections::HashMap<RuleKind, String>) {
     for kind in RuleKind::ALL {
         let path = dir.join(kind.file_name());

@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::intake::{PagePosition, store_page};
-use crate::plugin::{PluginHost, PluginSession};
+use crate::plugin::PluginHost;
 use crate::rules::RuleBook;
 use crate::storage::Db;
 use crate::storage::stores::Store;
@@ -120,12 +120,12 @@ impl Scheduler {
     pub async fn run(self: Arc<Self>) {
         let mut shutdown = self.shutdown.clone();
         let mut loops = JoinSet::new();
-        let mut started: HashMap<i64, ()> = HashMap::new();
+        let mut started = std::collections::HashSet::new();
         loop {
             match self.db.list_stores().await {
                 Ok(stores) => {
                     for store in stores.into_iter().filter(|s| s.enabled) {
-                        if started.insert(store.id, ()).is_none() {
+                        if started.insert(store.id) {
                             let scheduler = self.clone();
                             loops.spawn(async move { scheduler.store_loop(store.id).await });
                         }
@@ -194,7 +194,7 @@ impl Scheduler {
         let _running = lock.lock().await;
         let store = self.db.store(store_id).await?.with_context(|| format!("store {store_id} not found"))?;
         if !self.db.try_lease(store.id, PULL_ORDERS, &self.holder, LEASE_TTL_MS).await? {
-            tracing::debug!(store = %store.name, "another server holds the sync lease");
+            tracing::debug!(store = %store.name, "sync lease taken by another server; skipping this run");
             return Ok(RunSummary { leased_elsewhere: true, ..RunSummary::default() });
         }
         let result = self.run_leased(&store).await;
@@ -309,7 +309,6 @@ impl Scheduler {
                 break;
             }
         }
-        drop::<PluginSession>(session);
         Ok(summary)
     }
 }

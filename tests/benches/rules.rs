@@ -42,7 +42,7 @@ fn order(n: usize) -> IncomingOrder {
     }
 }
 
-/// The built-in review rule written in Rust.
+/// Runs the built-in review rule, written in Rust.
 fn native_review(order: &IncomingOrder) -> (&'static str, String) {
     if order.status == PlatformStatus::RefundRequested {
         return ("hold", "the buyer asked for a refund".into());
@@ -57,7 +57,7 @@ fn native_review(order: &IncomingOrder) -> (&'static str, String) {
     ("approve", String::new())
 }
 
-/// The built-in allocation rule written in Rust.
+/// Runs the built-in allocation rule, written in Rust.
 fn native_allocate(order: &IncomingOrder, warehouses: &[Warehouse]) -> (String, String) {
     for warehouse in warehouses {
         if !warehouse.province.is_empty() && warehouse.province == order.receiver.province {

@@ -127,7 +127,8 @@ async fn demo_shows_orders_with_decisions() {
         texts
     };
     let rows = client.find_all(Locator::Css("#orders tbody tr")).await.unwrap().len();
-    assert!(!states.is_empty() && states.len() == rows, "every listed order is held: {states:?} of {rows} rows");
+    assert!(!states.is_empty(), "every listed order is held: {states:?} of {rows} rows");
+    assert!(states.len() == rows, "every listed order is held: {states:?} of {rows} rows");
     std::fs::write(screenshots.join("held.png"), client.screenshot().await.unwrap()).unwrap();
 
     // The Chinese interface.

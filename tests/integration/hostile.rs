@@ -11,7 +11,7 @@ use shopkeeper_tests::*;
 
 use crate::sync::compare_with_trades;
 
-/// A loopback listener that counts connections; it stands for a host no plugin may reach.
+/// Starts a loopback listener that counts connections, standing in for a host no plugin may reach.
 async fn forbidden_listener() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -102,7 +102,7 @@ async fn hostile_plugins_fail_alone(kind: DbKind) {
 }
 on_both_databases!(hostile_plugins_fail_alone);
 
-/// A loopback listener that accepts connections and never answers.
+/// Starts a loopback listener that accepts connections and never responds.
 async fn silent_listener() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -178,7 +178,7 @@ async fn bad_pages_store_nothing(kind: DbKind) {
 }
 on_both_databases!(bad_pages_store_nothing);
 
-/// A loopback listener that answers every request with a redirect to `location`.
+/// Starts a loopback listener that responds to every request with a redirect to `location`.
 async fn redirecting_listener(location: String) -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -233,7 +233,8 @@ async fn tampered_and_foreign_components_rejected() {
     let manifest = std::fs::read_to_string(source.join("plugin.toml")).unwrap();
     std::fs::write(bundle_dir.join("plugin.toml"), manifest.replace("shopkeeper:connector@0.1.0", "shopkeeper:connector@0.9.0")).unwrap();
     let error = format!("{:#}", app.plugins.install_from_dir(&app.db, &bundle_dir, true).await.unwrap_err());
-    assert!(error.contains("shopkeeper:connector@0.9.0") && error.contains("shopkeeper:connector@0.1.0"), "{error}");
+    assert!(error.contains("shopkeeper:connector@0.9.0"), "{error}");
+    assert!(error.contains("shopkeeper:connector@0.1.0"), "{error}");
 
     // A file that is not a component is refused at install.
     std::fs::write(bundle_dir.join("plugin.toml"), &manifest).unwrap();
@@ -241,7 +242,7 @@ async fn tampered_and_foreign_components_rejected() {
     let error = format!("{:#}", app.plugins.install_from_dir(&app.db, &bundle_dir, true).await.unwrap_err());
     assert!(error.contains("not a valid WebAssembly component"), "{error}");
 
-    // A component whose file changed after install is refused at load, and the run says why.
+    // A component whose file changed after install is rejected at load, with the reason.
     install_plugin(app, "hostile").await;
     let installed = app.db.enabled_plugin("hostile").await.unwrap().unwrap();
     let mut bytes = std::fs::read(&installed.component_path).unwrap();

@@ -97,7 +97,7 @@ async fn upgrade_and_rollback_without_restart(kind: DbKind) {
     let (status, _) = post(&format!("{base}/api/plugins/taobao/versions/0.1.0/approve")).await;
     assert_eq!(status, 200);
 
-    // Disable: the store pauses, the API says so; enable: it resumes.
+    // Disable pauses the store and the API reports it. Enable resumes it.
     let (status, body) = post(&format!("{base}/api/plugins/taobao/disable")).await;
     assert_eq!(status, 200, "{body}");
     tokio::time::sleep(Duration::from_millis(1500)).await;

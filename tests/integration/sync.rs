@@ -10,7 +10,7 @@ use shopkeeper_tests::*;
 
 pub use shopkeeper::harness::expected_status;
 
-/// Checks that the store holds each trade exactly once with its lines, money and times, and
+/// Checks that the store contains each trade exactly once with its lines, money and times, and
 /// nothing else; returns the first difference.
 pub async fn compare_with_trades(db: &Db, store_id: i64, trades: &[TradeSnapshot]) -> Result<(), String> {
     let mut stored = Vec::new();
@@ -92,7 +92,7 @@ pub fn changing_shop(seed: u64) -> SimulatorConfig {
     }
 }
 
-/// The state every trade ends in, once its lifecycle is over.
+/// Returns the state every trade ends in, once its lifecycle is over.
 pub fn final_trades(simulator: &Simulator) -> Vec<TradeSnapshot> {
     simulator.trades_at(chrono::Utc::now() + chrono::Duration::hours(48))
 }

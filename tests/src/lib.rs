@@ -38,7 +38,7 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests live in the workspace").to_path_buf()
 }
 
-/// The folder of built plugins, `target/plugins` unless `SHOPKEEPER_TEST_PLUGINS` says otherwise.
+/// Returns the folder of built plugins: `SHOPKEEPER_TEST_PLUGINS`, else `target/plugins`.
 pub fn plugins_dir() -> PathBuf {
     let dir = std::env::var_os("SHOPKEEPER_TEST_PLUGINS")
         .map(PathBuf::from)
@@ -51,7 +51,7 @@ pub fn plugins_dir() -> PathBuf {
     dir
 }
 
-/// The `shopkeeper` binary, for tests that run the server as a separate process.
+/// Returns the `shopkeeper` binary, for tests that run the server as a separate process.
 pub fn shopkeeper_bin() -> PathBuf {
     let path = std::env::var_os("SHOPKEEPER_BIN")
         .map(PathBuf::from)
@@ -75,7 +75,7 @@ pub fn note_skip(what: &str) {
     }
 }
 
-/// A new empty folder under the system temp folder.
+/// Creates a new empty folder under the system temp folder.
 pub fn temp_dir(label: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();

@@ -1,5 +1,5 @@
 //! Project automation. `cargo xtask demo` and `cargo xtask test` install the `wasm32-wasip2`
-//! target when it is missing, build the plugins, and then run; nobody builds a plugin by hand.
+//! target when it is missing, build the plugins, and then run, so a plugin never needs building by hand.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -18,7 +18,7 @@ use crate::storage::stores::{NewStore, Store};
 
 pub mod guard;
 
-/// Builds the routes; `policy` says which `Host` values requests may carry.
+/// Builds the routes. `policy` lists the `Host` values requests may carry.
 pub fn router(app: App, policy: guard::HostPolicy) -> Router {
     Router::new()
         .route("/", get(index))
@@ -150,7 +150,7 @@ struct StoreView {
     store: Store,
     /// Names of secret fields that have a value.
     secrets_set: Vec<String>,
-    /// Why the store does not sync, when it does not.
+    /// Reason the store does not sync, when it does not.
     sync_paused: Option<String>,
 }
 
@@ -166,7 +166,7 @@ async fn store_view(app: &App, mut store: Store) -> anyhow::Result<StoreView> {
     };
     let secret_fields: Vec<String> = match current {
         Some(plugin) => Manifest::parse(&plugin.manifest)?.config.into_iter().filter(|f| f.secret).map(|f| f.name).collect(),
-        // Without a manifest nothing says which fields are secret, so no value is shown.
+        // Without a manifest no field is known to be public, so no value is shown.
         None => store.config.keys().cloned().collect(),
     };
     let mut secrets_set = Vec::new();
@@ -360,7 +360,7 @@ struct RuleDraft {
     author: Option<String>,
 }
 
-/// A compile error with its position, for the editor to mark.
+/// Builds the response for a compile error, with the position the editor marks.
 fn compile_error(app: &App, source: &str, error: crate::rules::RuleError) -> Response {
     let position = app.rules.syntax_error_position(source);
     let body = json!({

@@ -73,7 +73,7 @@ impl Default for SandboxLimits {
     }
 }
 
-/// What went wrong in a plugin call; every message names the plugin and the store.
+/// Failure of a plugin call. Every message names the plugin and the store.
 #[derive(Debug, thiserror::Error)]
 #[error("plugin {plugin} (store {store:?}): {message}")]
 pub struct PluginError {
@@ -210,8 +210,8 @@ impl bindings::shopkeeper::connector::host::Host for PluginState {
     }
 }
 
-/// The process-wide engine. Epoch interruption needs a ticker thread per engine, so all hosts
-/// in a process share one engine and one ticker.
+/// Returns the process-wide engine. Epoch interruption needs a ticker thread per engine, so
+/// all hosts in a process share one engine and one ticker.
 fn shared_engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {

@@ -28,7 +28,7 @@ pub struct Decisions {
     pub exception_reason: Option<String>,
 }
 
-/// Who delivered an order: the plugin version is stored on the order.
+/// Origin of an order: the store and the plugin version, stored on the order.
 #[derive(Clone, Debug)]
 pub struct Provenance<'a> {
     pub store_id: i64,

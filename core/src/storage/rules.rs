@@ -13,7 +13,7 @@ pub struct RuleVersion {
     pub source: String,
     pub sha256: String,
     pub author: String,
-    /// Where the text came from: `built-in`, a file path, or `editor`.
+    /// Source of the text: `built-in`, a file path, or `editor`.
     pub origin: String,
     pub created_at: i64,
     pub active: bool,

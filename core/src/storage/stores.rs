@@ -24,7 +24,7 @@ pub struct Store {
     pub created_at: i64,
 }
 
-/// What an admin supplies to add a store.
+/// Settings an admin supplies to add a store.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NewStore {
     pub name: String,

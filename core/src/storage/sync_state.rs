@@ -199,7 +199,7 @@ impl Db {
 
 impl WriteTx {
     /// Records a stored page: moves the cursor to `window.1` when it was the window's last
-    /// page (`next_token` is none), otherwise remembers the token of the next page.
+    /// page (no `next_token`), otherwise remembers the token of the next page.
     pub async fn record_page(
         &mut self,
         store_id: i64,

@@ -241,7 +241,7 @@ impl Scheduler {
         let installed = installed.clone();
         let loaded = tokio::task::spawn_blocking(move || plugins.load(&installed)).await??;
         anyhow::ensure!(
-            loaded.manifest.has_capability("pull-orders"),
+            loaded.manifest.has_capability(crate::plugin::manifest::Capability::PullOrders),
             "plugin {} does not declare the pull-orders capability",
             loaded.label()
         );

@@ -5,11 +5,79 @@ use serde::{Deserialize, Serialize};
 
 use super::net::Origin;
 
-/// WIT worlds this host can load.
-pub const SUPPORTED_WORLDS: &[&str] = &["shopkeeper:connector@0.1.0"];
+/// WIT worlds this host can load, oldest first.
+pub const SUPPORTED_WORLDS: &[&str] = &["shopkeeper:connector@0.1.0", "shopkeeper:connector@0.2.0"];
 
-/// Capabilities a 0.1 plugin may declare.
-pub const KNOWN_CAPABILITIES: &[&str] = &["pull-orders"];
+/// Something a plugin can do for the core. Each capability is one exported WIT interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    PullOrders,
+    PullProducts,
+    PushStock,
+    ConfirmShipment,
+    UpdateRemark,
+    ParseWebhook,
+    RequestWaybill,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 7] = [
+        Capability::PullOrders,
+        Capability::PullProducts,
+        Capability::PushStock,
+        Capability::ConfirmShipment,
+        Capability::UpdateRemark,
+        Capability::ParseWebhook,
+        Capability::RequestWaybill,
+    ];
+
+    /// The name used in `plugin.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::PullOrders => "pull-orders",
+            Capability::PullProducts => "pull-products",
+            Capability::PushStock => "push-stock",
+            Capability::ConfirmShipment => "confirm-shipment",
+            Capability::UpdateRemark => "update-remark",
+            Capability::ParseWebhook => "parse-webhook",
+            Capability::RequestWaybill => "request-waybill",
+        }
+    }
+
+    /// The component export that provides the capability.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Capability::PullOrders => "shopkeeper:connector/pull@0.1.0",
+            Capability::PullProducts => "shopkeeper:connector/products@0.2.0",
+            Capability::PushStock => "shopkeeper:connector/stock@0.2.0",
+            Capability::ConfirmShipment => "shopkeeper:connector/shipping@0.2.0",
+            Capability::UpdateRemark => "shopkeeper:connector/remarks@0.2.0",
+            Capability::ParseWebhook => "shopkeeper:connector/webhooks@0.2.0",
+            Capability::RequestWaybill => "shopkeeper:connector/waybills@0.2.0",
+        }
+    }
+
+    /// The oldest world that has the capability.
+    pub fn since_world(self) -> &'static str {
+        match self {
+            Capability::PullOrders => SUPPORTED_WORLDS[0],
+            _ => SUPPORTED_WORLDS[1],
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|capability| capability.name() == name)
+    }
+}
+
+/// Capabilities a plugin built for `world` may declare.
+pub fn capabilities_of(world: &str) -> Vec<Capability> {
+    let position = SUPPORTED_WORLDS.iter().position(|known| *known == world).unwrap_or(0);
+    Capability::ALL
+        .into_iter()
+        .filter(|capability| SUPPORTED_WORLDS.iter().position(|known| *known == capability.since_world()).unwrap_or(0) <= position)
+        .collect()
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -93,16 +161,18 @@ impl Manifest {
             self.world,
             SUPPORTED_WORLDS.join(", ")
         );
-        for capability in &self.capabilities {
+        let offered = capabilities_of(&self.world);
+        for name in &self.capabilities {
             anyhow::ensure!(
-                KNOWN_CAPABILITIES.contains(&capability.as_str()),
-                "plugin {} declares unknown capability {capability:?}; world {} offers: {}",
+                Capability::parse(name).is_some_and(|capability| offered.contains(&capability)),
+                "plugin {} declares capability {name:?}, which world {} does not have; it offers: {}",
                 self.id,
                 self.world,
-                KNOWN_CAPABILITIES.join(", ")
+                offered.iter().map(|capability| capability.name()).collect::<Vec<_>>().join(", ")
             );
         }
-        if self.capabilities.iter().any(|c| c == "pull-orders") {
+        anyhow::ensure!(!self.capabilities.is_empty(), "plugin {} declares no capabilities; list at least one in `capabilities`", self.id);
+        if self.has_capability(Capability::PullOrders) {
             anyhow::ensure!(
                 self.pull_orders.as_ref().is_some_and(|p| (60..=86_400 * 7).contains(&p.max_window_secs)),
                 "plugin {} declares pull-orders but no [pull_orders] max_window_secs between 60 and 604800",
@@ -126,8 +196,13 @@ impl Manifest {
         self.allowed_hosts.iter().filter_map(|host| Origin::parse(host).ok()).collect()
     }
 
-    pub fn has_capability(&self, capability: &str) -> bool {
-        self.capabilities.iter().any(|c| c == capability)
+    pub fn has_capability(&self, capability: Capability) -> bool {
+        self.capabilities.iter().any(|name| name == capability.name())
+    }
+
+    /// The declared capabilities, in the order of [`Capability::ALL`].
+    pub fn declared_capabilities(&self) -> Vec<Capability> {
+        Capability::ALL.into_iter().filter(|capability| self.has_capability(*capability)).collect()
     }
 
     /// Checks a store's configuration against the declared fields.

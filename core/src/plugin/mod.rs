@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Instance, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreContextMut, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -37,15 +37,21 @@ pub struct Bundle {
     pub signature: Option<String>,
 }
 
+/// Host bindings for every supported world. The 0.2 package includes 0.1 through its `deps`
+/// folder, so one set of bindings covers both: the imports are 0.1 interfaces in either world,
+/// and each capability is looked up as its own export.
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../sdk/wit/connector@0.1.0",
-        world: "connector",
+        path: "../sdk/wit/connector@0.2.0",
+        world: "shopkeeper:connector/connector@0.2.0",
     });
 }
 
-use bindings::shopkeeper::connector::types as wit;
-use bindings::{Connector, ConnectorPre};
+use bindings::exports::shopkeeper::connector0_1_0::pull;
+use bindings::exports::shopkeeper::connector0_2_0::{products, remarks, shipping, stock, waybills, webhooks};
+use bindings::shopkeeper::connector0_1_0::{host as wit_host, http as wit_http, types as wit};
+use bindings::shopkeeper::connector0_2_0::catalog;
+use manifest::Capability;
 
 /// Sandbox limits, each with a default that suits a connector pulling a page of orders.
 #[derive(Clone, Debug)]
@@ -94,6 +100,8 @@ pub enum PluginErrorKind {
     Trap,
     InvalidOutput,
     Load,
+    /// The core asked for a capability the manifest does not declare.
+    NotDeclared,
 }
 
 /// Wasmtime state of one plugin session.
@@ -161,13 +169,12 @@ impl PluginState {
     }
 }
 
-impl bindings::shopkeeper::connector::types::Host for PluginState {}
+impl wit::Host for PluginState {}
 
-impl bindings::shopkeeper::connector::http::Host for PluginState {
-    fn send(
-        &mut self,
-        request: bindings::shopkeeper::connector::http::Request,
-    ) -> Result<bindings::shopkeeper::connector::http::Response, bindings::shopkeeper::connector::http::HttpError> {
+impl catalog::Host for PluginState {}
+
+impl wit_http::Host for PluginState {
+    fn send(&mut self, request: wit_http::Request) -> Result<wit_http::Response, wit_http::HttpError> {
         self.in_host(|state| {
             let url = request.url.clone();
             let result = state.http.send(request);
@@ -179,9 +186,9 @@ impl bindings::shopkeeper::connector::http::Host for PluginState {
     }
 }
 
-impl bindings::shopkeeper::connector::host::Host for PluginState {
-    fn log(&mut self, level: bindings::shopkeeper::connector::host::LogLevel, message: String) {
-        use bindings::shopkeeper::connector::host::LogLevel;
+impl wit_host::Host for PluginState {
+    fn log(&mut self, level: wit_host::LogLevel, message: String) {
+        use wit_host::LogLevel;
         const MAX_LINES_PER_SESSION: u32 = 1_000;
         self.log_lines += 1;
         if self.log_lines > MAX_LINES_PER_SESSION {
@@ -245,7 +252,48 @@ fn compiled_components() -> &'static Mutex<HashMap<String, Component>> {
 pub struct LoadedPlugin {
     pub manifest: Manifest,
     pub sha256: String,
-    pre: ConnectorPre<PluginState>,
+    pre: InstancePre<PluginState>,
+    exports: Exports,
+}
+
+/// Where each declared capability's functions sit in the component. A capability the manifest
+/// does not declare stays `None` and is never called, even when the component exports it.
+#[derive(Default)]
+struct Exports {
+    pull: Option<pull::GuestIndices>,
+    products: Option<products::GuestIndices>,
+    stock: Option<stock::GuestIndices>,
+    shipping: Option<shipping::GuestIndices>,
+    remarks: Option<remarks::GuestIndices>,
+    webhooks: Option<webhooks::GuestIndices>,
+    waybills: Option<waybills::GuestIndices>,
+}
+
+impl Exports {
+    /// Finds every capability the manifest declares, failing with the first one missing.
+    fn find(manifest: &Manifest, pre: &InstancePre<PluginState>) -> anyhow::Result<Exports> {
+        let mut exports = Exports::default();
+        for capability in manifest.declared_capabilities() {
+            let missing = |error: wasmtime::Error| {
+                anyhow::anyhow!(
+                    "plugin {} declares capability {}, but its component does not export {}: {error}",
+                    manifest.id,
+                    capability.name(),
+                    capability.interface()
+                )
+            };
+            match capability {
+                Capability::PullOrders => exports.pull = Some(pull::GuestIndices::new(pre).map_err(missing)?),
+                Capability::PullProducts => exports.products = Some(products::GuestIndices::new(pre).map_err(missing)?),
+                Capability::PushStock => exports.stock = Some(stock::GuestIndices::new(pre).map_err(missing)?),
+                Capability::ConfirmShipment => exports.shipping = Some(shipping::GuestIndices::new(pre).map_err(missing)?),
+                Capability::UpdateRemark => exports.remarks = Some(remarks::GuestIndices::new(pre).map_err(missing)?),
+                Capability::ParseWebhook => exports.webhooks = Some(webhooks::GuestIndices::new(pre).map_err(missing)?),
+                Capability::RequestWaybill => exports.waybills = Some(waybills::GuestIndices::new(pre).map_err(missing)?),
+            }
+        }
+        Ok(exports)
+    }
 }
 
 impl LoadedPlugin {
@@ -271,7 +319,7 @@ impl PluginHost {
         let engine = shared_engine().clone();
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
+        bindings::Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
         let plugins_dir = data_dir.join("plugins");
         let cache_dir = data_dir.join("cache").join("components");
         for dir in [&plugins_dir, &cache_dir] {
@@ -385,13 +433,15 @@ impl PluginHost {
             installed.sha256
         );
         let manifest = Manifest::parse(&installed.manifest)?;
-        let pre = self.instantiate_pre(&manifest, &sha256, &bytes)?;
-        let loaded = Arc::new(LoadedPlugin { manifest, sha256, pre });
+        let (pre, exports) = self.instantiate_pre(&manifest, &sha256, &bytes)?;
+        let loaded = Arc::new(LoadedPlugin { manifest, sha256, pre, exports });
         self.loaded.lock().expect("plugin cache lock").insert(key, loaded.clone());
         Ok(loaded)
     }
 
-    fn instantiate_pre(&self, manifest: &Manifest, sha256: &str, bytes: &[u8]) -> anyhow::Result<ConnectorPre<PluginState>> {
+    /// Compiles a component and checks it against the manifest: it imports only what the host
+    /// offers, and it exports every declared capability.
+    fn instantiate_pre(&self, manifest: &Manifest, sha256: &str, bytes: &[u8]) -> anyhow::Result<(InstancePre<PluginState>, Exports)> {
         let component = self.compile(sha256, bytes)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|error| {
             anyhow::anyhow!(
@@ -399,9 +449,8 @@ impl PluginHost {
                 manifest.world
             )
         })?;
-        ConnectorPre::new(pre).map_err(|error| {
-            anyhow::anyhow!("the component does not export what world {} requires: {error}", manifest.world)
-        })
+        let exports = Exports::find(manifest, &pre)?;
+        Ok((pre, exports))
     }
 
     /// Compiles a component, reusing the in-process copy or the on-disk cache. A cache entry
@@ -549,15 +598,98 @@ pub struct Page {
     pub next_page_token: Option<String>,
 }
 
-/// A live instance for one sync run. After a trap the instance is gone and every later call
-/// fails, so a broken instance is never reused.
+/// A live instance for one job (a sync run, a stock push). After a trap the instance is gone
+/// and every later call fails, so a broken instance is never reused.
 pub struct PluginSession {
     store: Store<PluginState>,
-    instance: Option<Connector>,
+    instance: Option<Instance>,
     plugin: Arc<LoadedPlugin>,
     store_name: String,
     max_output_bytes: usize,
 }
+
+/// A product page as the core receives it, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProductPage {
+    pub products: Vec<Product>,
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Product {
+    pub platform_item_id: String,
+    pub item_code: String,
+    pub title: String,
+    pub currency: String,
+    pub skus: Vec<ProductSku>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProductSku {
+    pub platform_sku_id: String,
+    pub sku_code: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub quantity: i64,
+}
+
+/// The quantity one platform SKU should offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StockLevel {
+    pub platform_item_id: String,
+    pub platform_sku_id: String,
+    pub sku_code: String,
+    pub quantity: i64,
+}
+
+/// Why the platform refused one entry of a push.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryError {
+    /// `rate limit`, `authentication`, `platform` and so on.
+    pub kind: String,
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
+impl EntryError {
+    pub fn is_rate_limit(&self) -> bool {
+        self.kind == "rate limit"
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shipment {
+    pub platform_order_id: String,
+    pub platform_line_ids: Vec<String>,
+    pub carrier_code: String,
+    pub tracking_number: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebhookEvent {
+    OrderChanged(String),
+    ProductChanged(String),
+    Ignored,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaybillRequest {
+    pub platform_order_id: String,
+    pub carrier_code: String,
+    pub sender: Address,
+    pub receiver: Address,
+    pub weight_grams: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waybill {
+    pub tracking_number: String,
+    pub routing_code: String,
+    pub print_data: String,
+}
+
+/// Largest number of entries the host sends in one `push-stock` call.
+pub const MAX_PUSH_BATCH: usize = 200;
 
 impl PluginSession {
     pub fn plugin(&self) -> &Arc<LoadedPlugin> {
@@ -568,48 +700,273 @@ impl PluginSession {
         PluginError { plugin: self.plugin.label(), store: self.store_name.clone(), kind, message }
     }
 
-    /// Pulls one page. Blocks the thread: run it on a blocking-task thread.
-    pub fn pull_orders(&mut self, window: (i64, i64), page_token: Option<&str>) -> Result<Page, PluginError> {
-        let Some(instance) = &self.instance else {
-            return Err(self.error(PluginErrorKind::Trap, "the plugin instance trapped earlier in this run".into()));
+    fn connector_error(&self, error: wit::ConnectorError) -> PluginError {
+        let failure = entry_error(error);
+        self.error(
+            PluginErrorKind::Connector { kind: failure.kind.clone(), retry_after_ms: failure.retry_after_ms },
+            failure.message,
+        )
+    }
+
+    /// Runs one export call with a fresh CPU budget. A trap drops the instance.
+    fn call<R>(
+        &mut self,
+        capability: Capability,
+        work: impl FnOnce(&Exports, &mut Store<PluginState>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        if !self.plugin.manifest.has_capability(capability) {
+            return Err(self.error(
+                PluginErrorKind::NotDeclared,
+                format!("does not declare the {} capability in its plugin.toml", capability.name()),
+            ));
+        }
+        let Some(instance) = self.instance else {
+            return Err(self.error(PluginErrorKind::Trap, "the plugin instance trapped earlier in this job".into()));
         };
         let clock = &mut self.store.data_mut().clock;
         clock.started = Instant::now();
         clock.in_host = Duration::ZERO;
         self.store.set_epoch_deadline(1);
-        let window = wit::TimeWindow { start_ms: window.0, end_ms: window.1 };
-        let result = instance.shopkeeper_connector_pull().call_pull_orders(&mut self.store, window, page_token);
-        let page = match result {
-            Ok(Ok(page)) => page,
-            Ok(Err(error)) => {
-                let kind = error_kind_name(error.kind);
-                return Err(self.error(
-                    PluginErrorKind::Connector { kind: kind.to_owned(), retry_after_ms: error.retry_after_ms },
-                    format!(
-                        "{kind} error{}: {}",
-                        error.platform_code.map(|code| format!(" (platform code {code})")).unwrap_or_default(),
-                        crate::domain::truncate_chars(&error.message, 1_000)
-                    ),
-                ));
-            }
+        let plugin = self.plugin.clone();
+        match work(&plugin.exports, &mut self.store, &instance) {
+            Ok(value) => Ok(value),
             Err(error) => {
                 self.instance = None;
-                return Err(classify(&self.store, &self.plugin.label(), &self.store_name, error));
+                Err(classify(&self.store, &self.plugin.label(), &self.store_name, error))
             }
-        };
-        let size = page_size_bytes(&page);
+        }
+    }
+
+    fn check_size(&self, what: &str, size: usize) -> Result<(), PluginError> {
         if size > self.max_output_bytes {
             return Err(self.error(
                 PluginErrorKind::OutputTooLarge,
-                format!("returned a page of {size} bytes, more than the output limit of {} bytes", self.max_output_bytes),
+                format!("returned {what} of {size} bytes, more than the output limit of {} bytes", self.max_output_bytes),
             ));
         }
+        Ok(())
+    }
+
+    /// Pulls one page of orders. Blocks the thread: run it on a blocking-task thread.
+    pub fn pull_orders(&mut self, window: (i64, i64), page_token: Option<&str>) -> Result<Page, PluginError> {
+        let window = wit::TimeWindow { start_ms: window.0, end_ms: window.1 };
+        let result = self.call(Capability::PullOrders, |exports, store, instance| {
+            let guest = exports.pull.as_ref().expect("declared capability has its export").load(&mut *store, instance)?;
+            guest.call_pull_orders(&mut *store, window, page_token)
+        })?;
+        let page = result.map_err(|error| self.connector_error(error))?;
+        self.check_size("a page", page_size_bytes(&page))?;
         let orders: Vec<IncomingOrder> = page.orders.into_iter().map(convert_order).collect();
         for order in &orders {
             order.validate().map_err(|error| self.error(PluginErrorKind::InvalidOutput, format!("returned an invalid {error}")))?;
         }
         Ok(Page { orders, next_page_token: page.next_page_token })
     }
+
+    /// Pulls one page of the store's listings.
+    pub fn pull_products(&mut self, page_token: Option<&str>) -> Result<ProductPage, PluginError> {
+        let result = self.call(Capability::PullProducts, |exports, store, instance| {
+            let guest = exports.products.as_ref().expect("declared capability has its export").load(&mut *store, instance)?;
+            guest.call_pull_products(&mut *store, page_token)
+        })?;
+        let page = result.map_err(|error| self.connector_error(error))?;
+        let size: usize = page
+            .products
+            .iter()
+            .map(|p| {
+                64 + p.platform_item_id.len() + p.item_code.len() + p.title.len() + p.currency.len()
+                    + p.skus.iter().map(|s| 32 + s.platform_sku_id.len() + s.sku_code.len() + s.name.len()).sum::<usize>()
+            })
+            .sum::<usize>()
+            + page.next_page_token.as_ref().map_or(0, String::len);
+        self.check_size("a product page", size)?;
+        let products: Vec<Product> = page.products.into_iter().map(convert_product).collect();
+        for product in &products {
+            validate_product(product).map_err(|problem| {
+                self.error(PluginErrorKind::InvalidOutput, format!("returned an invalid product {:?}: {problem}", product.platform_item_id))
+            })?;
+        }
+        Ok(ProductPage { products, next_page_token: page.next_page_token })
+    }
+
+    /// Sets offered quantities; the result has one entry per level, in order. At most
+    /// [`MAX_PUSH_BATCH`] levels per call.
+    pub fn push_stock(&mut self, levels: &[StockLevel]) -> Result<Vec<Result<(), EntryError>>, PluginError> {
+        if levels.len() > MAX_PUSH_BATCH {
+            return Err(self.error(PluginErrorKind::Load, format!("push of {} entries exceeds the batch limit of {MAX_PUSH_BATCH}", levels.len())));
+        }
+        let input: Vec<catalog::StockLevel> = levels
+            .iter()
+            .map(|level| catalog::StockLevel {
+                platform_item_id: level.platform_item_id.clone(),
+                platform_sku_id: level.platform_sku_id.clone(),
+                sku_code: level.sku_code.clone(),
+                quantity: level.quantity,
+            })
+            .collect();
+        let results = self.call(Capability::PushStock, |exports, store, instance| {
+            let guest = exports.stock.as_ref().expect("declared capability has its export").load(&mut *store, instance)?;
+            guest.call_push_stock(&mut *store, &input)
+        })?;
+        if results.len() != levels.len() {
+            return Err(self.error(
+                PluginErrorKind::InvalidOutput,
+                format!("answered a push of {} entries with {} results; push-stock must return one result per entry", levels.len(), results.len()),
+            ));
+        }
+        let size: usize = results.iter().map(|r| r.as_ref().err().map_or(8, |e| 32 + e.message.len())).sum();
+        self.check_size("push results", size)?;
+        Ok(results.into_iter().map(|result| result.map_err(entry_error)).collect())
+    }
+
+    pub fn confirm_shipment(&mut self, shipment: &Shipment) -> Result<(), PluginError> {
+        let input = catalog::Shipment {
+            platform_order_id: shipment.platform_order_id.clone(),
+            platform_line_ids: shipment.platform_line_ids.clone(),
+            carrier_code: shipment.carrier_code.clone(),
+            tracking_number: shipment.tracking_number.clone(),
+        };
+        let result = self.call(Capability::ConfirmShipment, |exports, store, instance| {
+            let guest = exports.shipping.as_ref().expect("declared capability has its export").load(&mut *store, instance)?;
+            guest.call_confirm_shipment(&mut *store, &input)
+        })?;
+        result.map_err(|error| self.connector_error(error))
+    }
+
+    pub fn update_remark(&mut self, platform_order_id: &str, remark: &str, flag: Option<u8>) -> Result<(), PluginError> {
+        let result = self.call(Capability::UpdateRemark, |exports, store, instance| {
+            let guest = exports.remarks.as_ref().expect("declared capability has its export").load(&mut *store, instance)?;
+            guest.call_update_remark(&mut *store, platform_order_id, remark, flag)
+        })?;
+        result.map_err(|error| self.connector_error(error))
+    }
+
+    pub fn parse_webhook(&mut self, headers: &[(String, String)], body: &[u8]) -> Result<Vec<WebhookEvent>, PluginError> {
+        let request = catalog::WebhookRequest { headers: headers.to_vec(), body: body.to_vec() };
+        let result = self.call(Capability::ParseWebhook, |exports, store, instance| {
+            let guest = exports.webhooks.as_ref().expect("declared capability has its export").load(&mut *store, instance)?;
+            guest.call_parse_webhook(&mut *store, &request)
+        })?;
+        let events = result.map_err(|error| self.connector_error(error))?;
+        let size: usize = events
+            .iter()
+            .map(|event| match event {
+                catalog::WebhookEvent::OrderChanged(id) | catalog::WebhookEvent::ProductChanged(id) => 8 + id.len(),
+                catalog::WebhookEvent::Ignored => 8,
+            })
+            .sum();
+        self.check_size("webhook events", size)?;
+        Ok(events
+            .into_iter()
+            .map(|event| match event {
+                catalog::WebhookEvent::OrderChanged(id) => WebhookEvent::OrderChanged(id),
+                catalog::WebhookEvent::ProductChanged(id) => WebhookEvent::ProductChanged(id),
+                catalog::WebhookEvent::Ignored => WebhookEvent::Ignored,
+            })
+            .collect())
+    }
+
+    pub fn request_waybill(&mut self, request: &WaybillRequest) -> Result<Waybill, PluginError> {
+        let input = catalog::WaybillRequest {
+            platform_order_id: request.platform_order_id.clone(),
+            carrier_code: request.carrier_code.clone(),
+            sender: wit_address(&request.sender),
+            receiver: wit_address(&request.receiver),
+            weight_grams: request.weight_grams,
+        };
+        let result = self.call(Capability::RequestWaybill, |exports, store, instance| {
+            let guest = exports.waybills.as_ref().expect("declared capability has its export").load(&mut *store, instance)?;
+            guest.call_request_waybill(&mut *store, &input)
+        })?;
+        let waybill = result.map_err(|error| self.connector_error(error))?;
+        self.check_size("a waybill", waybill.tracking_number.len() + waybill.routing_code.len() + waybill.print_data.len())?;
+        if waybill.tracking_number.trim().is_empty() || waybill.tracking_number.len() > 64 {
+            return Err(self.error(
+                PluginErrorKind::InvalidOutput,
+                format!("returned a waybill with tracking number {:?}; it must be 1-64 characters", waybill.tracking_number),
+            ));
+        }
+        Ok(Waybill { tracking_number: waybill.tracking_number, routing_code: waybill.routing_code, print_data: waybill.print_data })
+    }
+}
+
+fn wit_address(address: &Address) -> wit::Address {
+    wit::Address {
+        name: address.name.clone(),
+        phone: address.phone.clone(),
+        province: address.province.clone(),
+        city: address.city.clone(),
+        district: address.district.clone(),
+        street: address.street.clone(),
+        zip: address.zip.clone(),
+    }
+}
+
+fn entry_error(error: wit::ConnectorError) -> EntryError {
+    let kind = error_kind_name(error.kind);
+    EntryError {
+        kind: kind.to_owned(),
+        message: format!(
+            "{kind} error{}: {}",
+            error.platform_code.map(|code| format!(" (platform code {code})")).unwrap_or_default(),
+            crate::domain::truncate_chars(&error.message, 1_000)
+        ),
+        retry_after_ms: error.retry_after_ms,
+    }
+}
+
+fn convert_product(product: catalog::Product) -> Product {
+    Product {
+        platform_item_id: product.platform_item_id,
+        item_code: product.item_code,
+        title: product.title,
+        currency: product.currency,
+        skus: product
+            .skus
+            .into_iter()
+            .map(|sku| ProductSku {
+                platform_sku_id: sku.platform_sku_id,
+                sku_code: sku.sku_code,
+                name: sku.name,
+                price_minor: sku.price_minor,
+                quantity: sku.quantity,
+            })
+            .collect(),
+    }
+}
+
+/// Checks what the core stores of a product: ids present, sizes bounded, numbers in range.
+fn validate_product(product: &Product) -> Result<(), String> {
+    let text = |field: &str, value: &str, max: usize, required: bool| -> Result<(), String> {
+        if required && value.trim().is_empty() {
+            return Err(format!("{field} is empty"));
+        }
+        if value.chars().count() > max {
+            return Err(format!("{field} is longer than {max} characters"));
+        }
+        Ok(())
+    };
+    text("platform-item-id", &product.platform_item_id, 64, true)?;
+    text("item-code", &product.item_code, 128, false)?;
+    text("title", &product.title, 512, false)?;
+    if product.skus.is_empty() {
+        return Err("has no SKUs; a listing without variants has one SKU with an empty platform-sku-id".into());
+    }
+    if product.skus.len() > 1_000 {
+        return Err(format!("has {} SKUs, more than 1000", product.skus.len()));
+    }
+    for sku in &product.skus {
+        text("platform-sku-id", &sku.platform_sku_id, 64, false)?;
+        text("sku-code", &sku.sku_code, 128, false)?;
+        text("sku name", &sku.name, 512, false)?;
+        if !(0..=1_000_000_000).contains(&sku.quantity) {
+            return Err(format!("SKU {:?} has quantity {}, outside 0..=1000000000", sku.platform_sku_id, sku.quantity));
+        }
+        if !(0..=crate::domain::limits::MONEY_MINOR).contains(&sku.price_minor) {
+            return Err(format!("SKU {:?} has price {} minor units, outside the accepted range", sku.platform_sku_id, sku.price_minor));
+        }
+    }
+    Ok(())
 }
 
 fn error_kind_name(kind: wit::ErrorKind) -> &'static str {

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::bindings::shopkeeper::connector::http::{HttpError, Request, Response};
+use super::bindings::shopkeeper::connector0_1_0::http::{HttpError, Request, Response};
 
 /// `scheme://host:port`, the unit of approval.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

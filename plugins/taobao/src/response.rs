@@ -35,14 +35,33 @@ pub struct SoldTradesPage {
 /// - `invalid-response` when the body is not JSON or lacks the expected objects.
 /// - the kind that [`error_from_response`] picks when the body is an `error_response`.
 pub fn parse_sold_trades(status: u16, body: &[u8]) -> Result<SoldTradesPage, ConnectorError> {
+    let result = parse_success(status, body, SUCCESS_ROOT)?;
+    Ok(SoldTradesPage {
+        total_results: read_total_results(&result)?,
+        trades: read_trades(&result)?,
+    })
+}
+
+/// Reads the envelope of any TOP response: the object under `root` (such as
+/// `item_quantity_update_response`) on success.
+///
+/// # Errors
+///
+/// - `platform` with the status when the HTTP status is not 200.
+/// - `invalid-response` when the body is not JSON or has neither `root` nor `error_response`.
+/// - the kind that [`error_from_response`] picks when the body is an `error_response`.
+pub fn parse_success(
+    status: u16,
+    body: &[u8],
+    root_name: &str,
+) -> Result<Map<String, Value>, ConnectorError> {
     if status != 200 {
         return Err(ConnectorError::platform(format!(
             "TOP router returned HTTP status {status}: {}",
             excerpt(body)
         )));
     }
-
-    let root: Value = serde_json::from_slice(body).map_err(|error| {
+    let mut root: Value = serde_json::from_slice(body).map_err(|error| {
         ConnectorError::invalid_response(format!(
             "TOP response is not valid JSON ({error}): {}",
             excerpt(body)
@@ -51,17 +70,13 @@ pub fn parse_sold_trades(status: u16, body: &[u8]) -> Result<SoldTradesPage, Con
     if let Some(error) = root.get("error_response") {
         return Err(error_from_response(error));
     }
-
-    let Some(result) = root.get(SUCCESS_ROOT).and_then(Value::as_object) else {
-        return Err(ConnectorError::invalid_response(format!(
-            "TOP response has neither `{SUCCESS_ROOT}` nor `error_response`: {}",
+    match root.get_mut(root_name).map(Value::take) {
+        Some(Value::Object(result)) => Ok(result),
+        _ => Err(ConnectorError::invalid_response(format!(
+            "TOP response has neither `{root_name}` nor `error_response`: {}",
             excerpt(body)
-        )));
-    };
-    Ok(SoldTradesPage {
-        total_results: read_total_results(result)?,
-        trades: read_trades(result)?,
-    })
+        ))),
+    }
 }
 
 fn read_total_results(result: &Map<String, Value>) -> Result<Option<u64>, ConnectorError> {

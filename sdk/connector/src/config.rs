@@ -1,7 +1,7 @@
 //! Reads the store's configuration fields that the plugin manifest declares.
 
 use crate::ConnectorError;
-use crate::bindings::shopkeeper::connector::host;
+use crate::bindings::shopkeeper::connector0_1_0::host;
 
 /// Returns the value of configuration field `name`, or `None` when the store has not set it.
 ///

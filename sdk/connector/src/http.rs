@@ -5,7 +5,7 @@
 //! host call becomes a [`ConnectorError`] of kind [`ErrorKind::Network`](crate::ErrorKind).
 
 use crate::ConnectorError;
-use crate::bindings::shopkeeper::connector::http::{self as host_http, HttpError, Request};
+use crate::bindings::shopkeeper::connector0_1_0::http::{self as host_http, HttpError, Request};
 
 /// Content type of the body that [`post_form`] sends.
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded;charset=utf-8";

@@ -2,7 +2,7 @@
 //!
 //! Messages are plain text. Never include a secret such as an app secret or a session token.
 
-use crate::bindings::shopkeeper::connector::host::{self, LogLevel};
+use crate::bindings::shopkeeper::connector0_1_0::host::{self, LogLevel};
 
 /// Logs `message` at debug level.
 pub fn debug(message: &str) {

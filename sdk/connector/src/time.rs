@@ -4,7 +4,7 @@
 //! write times as wall-clock text in UTC+8 with second precision. The conversion uses the
 //! proleptic Gregorian calendar and ignores leap seconds, as Unix time does.
 
-use crate::bindings::shopkeeper::connector::host;
+use crate::bindings::shopkeeper::connector0_1_0::host;
 
 /// Offset of China Standard Time (UTC+8) from UTC, in seconds.
 pub const UTC_PLUS_8_SECS: i32 = 8 * 3600;

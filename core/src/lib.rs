@@ -15,6 +15,7 @@ pub mod plugin;
 pub mod rules;
 pub mod rules_admin;
 pub mod server;
+pub mod stock;
 pub mod storage;
 pub mod sync;
 

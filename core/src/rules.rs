@@ -23,15 +23,17 @@ use crate::storage::stores::Warehouse;
 pub enum RuleKind {
     Allocation,
     Review,
+    StockShare,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 2] = [RuleKind::Allocation, RuleKind::Review];
+    pub const ALL: [RuleKind; 3] = [RuleKind::Allocation, RuleKind::Review, RuleKind::StockShare];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Allocation => "allocation",
             Self::Review => "review",
+            Self::StockShare => "stock_share",
         }
     }
 
@@ -39,6 +41,7 @@ impl RuleKind {
         match self {
             Self::Allocation => "allocate",
             Self::Review => "review",
+            Self::StockShare => "share",
         }
     }
 
@@ -54,6 +57,7 @@ impl RuleKind {
         match self {
             Self::Allocation => include_str!("../../rules/allocation.rhai"),
             Self::Review => include_str!("../../rules/review.rhai"),
+            Self::StockShare => include_str!("../../rules/stock_share.rhai"),
         }
     }
 }
@@ -187,15 +191,47 @@ pub struct RuleBook {
 }
 
 /// One consistent set of rule versions; a page of orders is decided by a single set.
+#[derive(Clone)]
 pub struct RuleSet {
     pub allocation: CompiledRule,
     pub review: CompiledRule,
+    pub stock_share: CompiledRule,
+}
+
+impl RuleSet {
+    pub fn get(&self, kind: RuleKind) -> &CompiledRule {
+        match kind {
+            RuleKind::Allocation => &self.allocation,
+            RuleKind::Review => &self.review,
+            RuleKind::StockShare => &self.stock_share,
+        }
+    }
+
+    fn slot(&mut self, kind: RuleKind) -> &mut CompiledRule {
+        match kind {
+            RuleKind::Allocation => &mut self.allocation,
+            RuleKind::Review => &mut self.review,
+            RuleKind::StockShare => &mut self.stock_share,
+        }
+    }
+}
+
+/// How many units of a SKU the stock-share rule asks for one store.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ShareRequest {
+    /// A percentage of the stock in the store's warehouses.
+    Percent(f64),
+    /// A fixed number of units.
+    Quantity(i64),
 }
 
 /// A warehouse choice for an order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Allocation {
+    /// The warehouse of the order, and of every line without one of its own.
     pub warehouse_code: String,
+    /// A warehouse per line, when the rule returned `lines`; empty otherwise.
+    pub line_warehouses: Vec<String>,
     pub reason: String,
     pub rule_version: i64,
 }
@@ -266,9 +302,10 @@ impl RuleBook {
             let ast = compile(&engine, kind, &stored.source, &label)?;
             loaded.push(CompiledRule { kind, version: stored.version, ast: Arc::new(ast) });
         }
+        let stock_share = loaded.pop().expect("stock share rule loaded");
         let review = loaded.pop().expect("review rule loaded");
         let allocation = loaded.pop().expect("allocation rule loaded");
-        Ok(RuleBook { engine, limits, active: ArcSwap::from_pointee(RuleSet { allocation, review }) })
+        Ok(RuleBook { engine, limits, active: ArcSwap::from_pointee(RuleSet { allocation, review, stock_share }) })
     }
 
     /// Compiles a stored version into a rule that can run.
@@ -297,40 +334,30 @@ impl RuleBook {
 
     /// Returns `base` with one rule replaced, for dry runs of a draft version.
     pub fn with_rule(base: &RuleSet, rule: CompiledRule) -> RuleSet {
-        match rule.kind {
-            RuleKind::Allocation => RuleSet { allocation: rule, review: base.review.clone() },
-            RuleKind::Review => RuleSet { allocation: base.allocation.clone(), review: rule },
-        }
+        let mut set = base.clone();
+        let kind = rule.kind;
+        *set.slot(kind) = rule;
+        set
     }
 
     /// Loads the versions the database marks active, if they differ from the running ones, and
     /// swaps them in atomically. Returns whether anything changed. A version that no longer
     /// compiles is reported and the running one keeps serving.
     pub async fn reload(&self, db: &Db) -> anyhow::Result<bool> {
-        let current = self.current();
-        let mut next_allocation = current.allocation.clone();
-        let mut next_review = current.review.clone();
+        let mut next = RuleSet::clone(&self.current());
         let mut changed = false;
         for (name, version) in db.active_rule_versions().await? {
             let Some(kind) = RuleKind::parse(&name) else { continue };
-            let running = match kind {
-                RuleKind::Allocation => &next_allocation,
-                RuleKind::Review => &next_review,
-            };
-            if running.version == version {
+            if next.get(kind).version == version {
                 continue;
             }
             let stored = db.rule_version(&name, version).await?.context("active rule version vanished")?;
-            let compiled = self.compile_version(kind, version, &stored.source)?;
-            match kind {
-                RuleKind::Allocation => next_allocation = compiled,
-                RuleKind::Review => next_review = compiled,
-            }
+            *next.slot(kind) = self.compile_version(kind, version, &stored.source)?;
             tracing::info!(rule = %name, version, "rule version activated");
             changed = true;
         }
         if changed {
-            self.active.store(Arc::new(RuleSet { allocation: next_allocation, review: next_review }));
+            self.active.store(Arc::new(next));
         }
         Ok(changed)
     }
@@ -341,23 +368,61 @@ impl RuleBook {
         self.active.load_full()
     }
 
-    pub fn allocate(&self, rules: &RuleSet, order: &Map, warehouses: &[Warehouse]) -> Result<Allocation, RuleError> {
+    /// Runs the allocation rule. `stock[i]` maps each stock-managed SKU code of the order to its
+    /// free units in `warehouses[i]`; scripts see it as `warehouse.stock`.
+    pub fn allocate(&self, rules: &RuleSet, order: &Map, warehouses: &[Warehouse], stock: &[Map], line_count: usize) -> Result<Allocation, RuleError> {
         let rule = &rules.allocation;
         let label = format!("allocation v{}", rule.version);
         let mut input = order.clone();
-        let list: rhai::Array = warehouses.iter().map(|w| Dynamic::from_map(warehouse_map(w))).collect();
+        let list: rhai::Array = warehouses
+            .iter()
+            .enumerate()
+            .map(|(index, w)| {
+                let mut map = warehouse_map(w);
+                map.insert("stock".into(), Dynamic::from_map(stock.get(index).cloned().unwrap_or_default()));
+                Dynamic::from_map(map)
+            })
+            .collect();
         input.insert("warehouses".into(), Dynamic::from_array(list));
         let output = self.call(rule, input, &label)?;
-        let warehouse_code = required_string(&output, "warehouse", &label)?;
-        if !warehouses.iter().any(|w| w.code == warehouse_code) {
+        let known = |code: &str| -> Result<(), RuleError> {
+            if warehouses.iter().any(|w| w.code == code) {
+                return Ok(());
+            }
             let known: Vec<&str> = warehouses.iter().map(|w| w.code.as_str()).collect();
-            return Err(RuleError(format!(
-                "{label}: returned warehouse {warehouse_code:?}, which is not one of the enabled warehouses [{}]",
+            Err(RuleError(format!(
+                "{label}: returned warehouse {code:?}, which is not one of the enabled warehouses [{}]",
                 known.join(", ")
-            )));
-        }
+            )))
+        };
+        let warehouse_code = required_string(&output, "warehouse", &label)?;
+        known(&warehouse_code)?;
+        let line_warehouses = match output.get("lines") {
+            None => Vec::new(),
+            Some(value) if value.is_unit() => Vec::new(),
+            Some(value) => {
+                let list = value.clone().into_array().map_err(|type_name| {
+                    RuleError(format!("{label}: field `lines` is a {type_name}; expected an array with one warehouse code per line"))
+                })?;
+                if list.len() != line_count {
+                    return Err(RuleError(format!(
+                        "{label}: field `lines` has {} entries but the order has {line_count} lines; give one warehouse code per line",
+                        list.len()
+                    )));
+                }
+                let mut codes = Vec::with_capacity(list.len());
+                for (index, entry) in list.into_iter().enumerate() {
+                    let code = entry.into_string().map_err(|type_name| {
+                        RuleError(format!("{label}: `lines[{index}]` is a {type_name}; expected a warehouse code"))
+                    })?;
+                    known(&code)?;
+                    codes.push(code);
+                }
+                codes
+            }
+        };
         let reason = optional_string(&output, "reason", &label)?.unwrap_or_default();
-        Ok(Allocation { warehouse_code, reason, rule_version: rule.version })
+        Ok(Allocation { warehouse_code, line_warehouses, reason, rule_version: rule.version })
     }
 
     pub fn review(&self, rules: &RuleSet, order: &Map) -> Result<Review, RuleError> {
@@ -381,6 +446,56 @@ impl RuleBook {
             }
         };
         Ok(Review { decision, rule_version: rule.version })
+    }
+
+    /// Runs the stock-share rule on one SKU (see `rules/stock_share.rhai` for the input) and
+    /// returns the request for each store named in `stores`, in that order. A store the rule
+    /// leaves out is offered nothing.
+    pub fn share(&self, rules: &RuleSet, input: Map, stores: &[String]) -> Result<Vec<ShareRequest>, RuleError> {
+        let rule = &rules.stock_share;
+        let label = format!("stock_share v{}", rule.version);
+        let output = self.call(rule, input, &label)?;
+        for name in output.keys() {
+            if !stores.iter().any(|store| store.as_str() == name.as_str()) {
+                return Err(RuleError(format!(
+                    "{label}: returned a share for {name:?}, which is not one of the stores listing this SKU [{}]",
+                    stores.join(", ")
+                )));
+            }
+        }
+        stores
+            .iter()
+            .map(|store| {
+                let Some(value) = output.get(store.as_str()) else { return Ok(ShareRequest::Quantity(0)) };
+                let Some(entry) = value.clone().try_cast::<Map>() else {
+                    return Err(RuleError(format!(
+                        "{label}: the share of {store:?} is a {}; expected a map such as #{{ percent: 50 }} or #{{ quantity: 3 }}",
+                        value.type_name()
+                    )));
+                };
+                match (entry.get("percent"), entry.get("quantity")) {
+                    (Some(percent), None) => {
+                        let percent = percent.as_float().or_else(|_| percent.as_int().map(|n| n as f64)).map_err(|type_name| {
+                            RuleError(format!("{label}: `percent` of {store:?} is a {type_name}; expected a number"))
+                        })?;
+                        if !(0.0..=100.0).contains(&percent) {
+                            return Err(RuleError(format!("{label}: `percent` of {store:?} is {percent}; it must be from 0 to 100")));
+                        }
+                        Ok(ShareRequest::Percent(percent))
+                    }
+                    (None, Some(quantity)) => {
+                        let quantity = quantity.as_int().map_err(|type_name| {
+                            RuleError(format!("{label}: `quantity` of {store:?} is a {type_name}; expected an integer"))
+                        })?;
+                        if quantity < 0 {
+                            return Err(RuleError(format!("{label}: `quantity` of {store:?} is {quantity}; it must not be negative")));
+                        }
+                        Ok(ShareRequest::Quantity(quantity))
+                    }
+                    _ => Err(RuleError(format!("{label}: the share of {store:?} needs exactly one of `percent` or `quantity`"))),
+                }
+            })
+            .collect()
     }
 
     fn call(&self, rule: &CompiledRule, input: Map, label: &str) -> Result<Map, RuleError> {
@@ -494,11 +609,12 @@ mod tests {
             version: 7,
             ast: Arc::new(compile(&engine, kind, source, "test").unwrap()),
         };
-        let (allocation, review) = match kind {
-            RuleKind::Allocation => (compiled(kind, source), compiled(RuleKind::Review, RuleKind::Review.built_in_source())),
-            RuleKind::Review => (compiled(RuleKind::Allocation, RuleKind::Allocation.built_in_source()), compiled(kind, source)),
-        };
-        let set = Arc::new(RuleSet { allocation, review });
+        let pick = |slot: RuleKind| if slot == kind { compiled(slot, source) } else { compiled(slot, slot.built_in_source()) };
+        let set = Arc::new(RuleSet {
+            allocation: pick(RuleKind::Allocation),
+            review: pick(RuleKind::Review),
+            stock_share: pick(RuleKind::StockShare),
+        });
         let book = RuleBook { engine, limits, active: ArcSwap::new(set.clone()) };
         (book, set)
     }
@@ -527,10 +643,10 @@ mod tests {
     #[test]
     fn default_allocation_picks_enabled_warehouse() {
         let (book, set) = rule(RuleKind::Allocation, RuleKind::Allocation.built_in_source());
-        let allocation = book.allocate(&set, &order(100, ""), &warehouses()).unwrap();
+        let allocation = book.allocate(&set, &order(100, ""), &warehouses(), &[], 1).unwrap();
         assert_eq!(allocation.warehouse_code, "WH-HZ");
         assert_eq!(allocation.rule_version, 7);
-        let none = book.allocate(&set, &order(100, ""), &[]).unwrap_err().to_string();
+        let none = book.allocate(&set, &order(100, ""), &[], &[], 1).unwrap_err().to_string();
         assert!(none.contains("allocation v7"), "{none}");
     }
 
@@ -593,5 +709,36 @@ mod tests {
         assert!(compile(&engine, RuleKind::Review, "fn review(order) { eval(\"1\") }", "x").is_err());
         let (book, set) = rule(RuleKind::Review, "import \"os\" as os; fn review(order) { #{ decision: \"approve\" } }");
         assert!(book.review(&set, &order(1, "")).is_err());
+    }
+
+    #[test]
+    fn default_share_rule_weighs_stores_by_sales() {
+        let (book, set) = rule(RuleKind::StockShare, RuleKind::StockShare.built_in_source());
+        let targets = vec![
+            crate::storage::stock::OfferTarget { store_id: 1, store_name: "fast".into(), platform: "taobao".into(), warehouse_ids: vec![], adjustment: 0, sales_7d: 3 },
+            crate::storage::stock::OfferTarget { store_id: 2, store_name: "slow".into(), platform: "taobao".into(), warehouse_ids: vec![], adjustment: 0, sales_7d: 0 },
+        ];
+        let levels = [crate::storage::stock::Level { warehouse_id: 1, on_hand: 10, reserved: 0 }];
+        let input = crate::stock::share_input("SKU", "name", &levels, &targets);
+        let requests = book.share(&set, input, &["fast".into(), "slow".into()]).unwrap();
+        let offers = crate::stock::fit_offers(&levels, &targets, &requests);
+        assert_eq!(offers, vec![8, 2]);
+    }
+
+    #[test]
+    fn wrong_share_returns_name_the_store_and_field() {
+        let cases = [
+            ("fn share(sku) { #{ ghost: #{ percent: 10 } } }", "\"ghost\""),
+            ("fn share(sku) { #{ a: 5 } }", "expected a map"),
+            ("fn share(sku) { #{ a: #{ percent: 150 } } }", "from 0 to 100"),
+            ("fn share(sku) { #{ a: #{ quantity: -1 } } }", "must not be negative"),
+            ("fn share(sku) { #{ a: #{ percent: 10, quantity: 1 } } }", "exactly one"),
+            ("fn share(sku) { #{ a: #{ percent: \"half\" } } }", "expected a number"),
+        ];
+        for (source, expected) in cases {
+            let (book, set) = rule(RuleKind::StockShare, source);
+            let error = book.share(&set, Map::new(), &["a".into()]).unwrap_err().to_string();
+            assert!(error.contains("stock_share v7") && error.contains(expected), "{source}: {error}");
+        }
     }
 }

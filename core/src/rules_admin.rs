@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::rules::{ReviewDecision, RuleBook, RuleKind, RuleSet, order_map};
 use crate::server::App;
 use crate::storage::Backend;
+use crate::storage::stock::{Level, OfferTarget};
 use crate::storage::stores::Warehouse;
 
 /// The channel servers LISTEN on for rule activations.
@@ -71,7 +72,8 @@ pub struct DryRun {
 
 /// Outcome of running a rule set on one order, as one line of text.
 fn decide(rules: &RuleBook, set: &RuleSet, order: &Map, warehouses: &[Warehouse]) -> (String, Option<String>) {
-    let allocation = match rules.allocate(set, order, warehouses) {
+    let line_count = order.get("lines").and_then(|lines| lines.clone().into_array().ok()).map_or(0, |lines| lines.len());
+    let allocation = match rules.allocate(set, order, warehouses, &[], line_count) {
         Ok(allocation) => allocation,
         Err(error) => return (format!("exception: {error}"), None),
     };
@@ -99,11 +101,11 @@ pub async fn dry_run(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<
         .ok_or_else(|| anyhow::anyhow!("{} rule has no version {version}", kind.name()))?;
     let draft = app.rules.compile_version(kind, version, &stored.source)?;
     let active = app.rules.current();
-    let active_version = match kind {
-        RuleKind::Allocation => active.allocation.version,
-        RuleKind::Review => active.review.version,
-    };
+    let active_version = active.get(kind).version;
     let candidate = RuleBook::with_rule(&active, draft);
+    if kind == RuleKind::StockShare {
+        return dry_run_share(app, &active, &candidate, version, active_version).await;
+    }
     let mut warehouses = app.db.list_warehouses().await?;
     if warehouses.is_empty() {
         // Without any warehouse every allocation fails, which tells nothing about the draft, so
@@ -141,6 +143,90 @@ pub async fn dry_run(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<
     Ok(DryRun { kind: kind.name().to_owned(), version, active_version, rows, differences, sample_failures })
 }
 
+const SHARE_SAMPLES: &[(&str, &str)] = &[("share.json", include_str!("../../rules/samples/share.json"))];
+
+/// Offers of one SKU under a rule set, as one line of text such as `Store A 6 · Store B 4`.
+fn share_line(rules: &RuleBook, set: &RuleSet, code: &str, name: &str, levels: &[Level], targets: &[OfferTarget]) -> String {
+    let names: Vec<String> = targets.iter().map(|t| t.store_name.clone()).collect();
+    match rules.share(set, crate::stock::share_input(code, name, levels, targets), &names) {
+        Ok(requests) => {
+            let offers = crate::stock::fit_offers(levels, targets, &requests);
+            names.iter().zip(offers).map(|(store, offered)| format!("{store} {offered}")).collect::<Vec<_>>().join(" · ")
+        }
+        Err(error) => format!("exception: {error}"),
+    }
+}
+
+/// Dry run of a stock-share version: the offers it would make for the sample SKUs and for up to
+/// [`DRY_RUN_ORDERS`] real stock-managed SKUs, beside the active version's.
+async fn dry_run_share(app: &App, active: &RuleSet, candidate: &RuleSet, version: i64, active_version: i64) -> anyhow::Result<DryRun> {
+    let mut rows = Vec::new();
+    let mut sample_failures = Vec::new();
+    for (file, text) in SHARE_SAMPLES {
+        let sample: ShareSample = serde_json::from_str(text).map_err(|error| anyhow::anyhow!("rules/samples/{file}: {error}"))?;
+        let levels = [Level { warehouse_id: 1, on_hand: sample.available, reserved: 0 }];
+        let targets: Vec<OfferTarget> = sample
+            .stores
+            .iter()
+            .enumerate()
+            .map(|(index, store)| OfferTarget {
+                store_id: index as i64 + 1,
+                store_name: store.name.clone(),
+                platform: store.platform.clone(),
+                warehouse_ids: Vec::new(),
+                adjustment: store.adjustment,
+                sales_7d: store.sales_7d,
+            })
+            .collect();
+        let before = share_line(&app.rules, active, &sample.code, &sample.name, &levels, &targets);
+        let after = share_line(&app.rules, candidate, &sample.code, &sample.name, &levels, &targets);
+        if after.starts_with("exception") {
+            sample_failures.push(format!("sample {file} ({}): {after}", sample.name));
+        }
+        rows.push(DryRunRow { source: "sample".into(), order: sample.code, differs: before != after, active: before, draft: after });
+    }
+    let mut write = app.db.begin_write().await?;
+    let since = crate::now_ms() - 7 * 24 * 3600 * 1000;
+    for (sku_id, code, name) in sqlx::query_as::<_, (i64, String, String)>(
+        "SELECT id, code, name FROM skus WHERE stock_tracked = 1 ORDER BY id DESC LIMIT $1",
+    )
+    .bind(DRY_RUN_ORDERS)
+    .fetch_all(&mut *write.tx)
+    .await?
+    {
+        let targets = write.offer_targets(sku_id, since).await?;
+        if targets.is_empty() {
+            continue;
+        }
+        let levels = write.sku_levels(sku_id).await?;
+        let before = share_line(&app.rules, active, &code, &name, &levels, &targets);
+        let after = share_line(&app.rules, candidate, &code, &name, &levels, &targets);
+        rows.push(DryRunRow { source: "stock".into(), order: code, differs: before != after, active: before, draft: after });
+    }
+    drop(write);
+    let differences = rows.iter().filter(|row| row.differs).count();
+    Ok(DryRun { kind: RuleKind::StockShare.name().to_owned(), version, active_version, rows, differences, sample_failures })
+}
+
+#[derive(serde::Deserialize)]
+struct ShareSample {
+    name: String,
+    code: String,
+    available: i64,
+    stores: Vec<ShareSampleStore>,
+}
+
+#[derive(serde::Deserialize)]
+struct ShareSampleStore {
+    name: String,
+    #[serde(default)]
+    platform: String,
+    #[serde(default)]
+    sales_7d: i64,
+    #[serde(default)]
+    adjustment: i64,
+}
+
 /// Activates a version after checking it compiles and passes its samples, then notifies every
 /// server. On failure the running version keeps serving.
 pub async fn activate(app: &App, kind: RuleKind, version: i64) -> anyhow::Result<()> {
@@ -153,6 +239,10 @@ pub async fn activate(app: &App, kind: RuleKind, version: i64) -> anyhow::Result
     );
     app.db.activate_rule_version(kind.name(), version).await?;
     app.rules.reload(&app.db).await?;
+    if kind == RuleKind::StockShare {
+        let count = crate::stock::recompute_all(&app.db, &app.rules).await?;
+        tracing::info!(skus = count, "offers recomputed with the new stock-share rule");
+    }
     if app.db.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(NOTIFY_CHANNEL)
@@ -245,8 +335,14 @@ pub async fn watch(app: App, database_url: Option<String>, mut shutdown: tokio::
         if let Some(dir) = &rules_dir {
             reload_folder(&app, dir, &mut seen).await;
         }
+        let share_before = app.rules.current().stock_share.version;
         if let Err(error) = app.rules.reload(&app.db).await {
             tracing::error!(error = %format!("{error:#}"), "failed to reload rules; the running versions keep serving");
+        }
+        if app.rules.current().stock_share.version != share_before {
+            if let Err(error) = crate::stock::recompute_all(&app.db, &app.rules).await {
+                tracing::error!(error = %format!("{error:#}"), "failed to recompute offers after a stock-share rule change");
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ pub struct App {
     pub plugins: Arc<PluginHost>,
     pub rules: Arc<RuleBook>,
     pub scheduler: Arc<Scheduler>,
+    pub pusher: Arc<crate::stock::Pusher>,
     pub config: Arc<Config>,
 }
 
@@ -49,7 +50,8 @@ impl App {
         let rules = Arc::new(RuleBook::load(&db, config.rules_dir.as_deref(), ScriptLimits::default()).await?);
         let plugins = Arc::new(PluginHost::new(&config.data_dir, config.sandbox.clone(), config.require_signed_plugins)?);
         let scheduler = Scheduler::new(db.clone(), plugins.clone(), rules.clone(), config.sync.clone(), &config.data_dir, shutdown);
-        Ok(App { db, plugins, rules, scheduler, config: Arc::new(config) })
+        let pusher = crate::stock::Pusher::new(db.clone(), plugins.clone(), scheduler.holder().to_owned());
+        Ok(App { db, plugins, rules, scheduler, pusher, config: Arc::new(config) })
     }
 }
 
@@ -155,6 +157,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(app.scheduler.clone().run());
+        tasks.spawn(app.pusher.clone().run(std::time::Duration::from_millis(250), shutdown.clone()));
         tasks.spawn(crate::rules_admin::watch(app.clone(), app.config.database_url.clone(), shutdown.clone()));
         let policy = crate::http::guard::HostPolicy { port: addr.port(), public_hosts: app.config.public_hosts.clone() };
         let router = crate::http::router(app.clone(), policy);

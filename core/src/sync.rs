@@ -49,6 +49,9 @@ pub struct RunSummary {
     pub leased_elsewhere: bool,
 }
 
+/// How often a store's listings are pulled again.
+const PRODUCTS_INTERVAL_MS: i64 = 30 * 60 * 1000;
+
 /// How long a sync lease lasts without renewal; each page renews it.
 const LEASE_TTL_MS: i64 = 5 * 60 * 1000;
 
@@ -101,6 +104,11 @@ impl Scheduler {
             holder: format!("{}:{}", hostname(), data_dir.display()),
             running: Mutex::default(),
         })
+    }
+
+    /// This server's name in leases.
+    pub fn holder(&self) -> &str {
+        &self.holder
     }
 
     /// Asks the store's loop to run now instead of waiting for its interval.
@@ -257,6 +265,18 @@ impl Scheduler {
             })
             .await??
         };
+        if session.plugin().manifest.has_capability(crate::plugin::manifest::Capability::PullProducts) {
+            let last = self.db.products_pulled_at(store.id).await?;
+            if last.is_none_or(|at| crate::now_ms() - at >= PRODUCTS_INTERVAL_MS) {
+                let (returned, result) = crate::stock::pull_products(&self.db, &self.rules, session, store.id).await;
+                session = returned;
+                match result {
+                    Ok(count) => tracing::info!(store = %store.name, listings = count, "products pulled"),
+                    // Orders still come in; the next run tries the products again.
+                    Err(error) => tracing::warn!(store = %store.name, error = %format!("{error:#}"), "product pull failed"),
+                }
+            }
+        }
         let mut summary = RunSummary::default();
         let overlap = self.settings.overlap.as_millis() as i64;
         let lag = self.settings.lag.as_millis() as i64;

@@ -102,7 +102,7 @@ fn main() {
     });
     let script_allocation = per_order(&orders, |order| {
         let map = order_map(order, "bench", "taobao");
-        std::hint::black_box(rules.allocate(&set, &map, &warehouses).unwrap());
+        std::hint::black_box(rules.allocate(&set, &map, &warehouses, &[], order.lines.len()).unwrap());
     });
     let native_allocation_time = per_order(&orders, |order| {
         std::hint::black_box(native_allocate(order, &warehouses));

@@ -17,11 +17,13 @@ use crate::storage::orders::OrderFilter;
 use crate::storage::stores::{NewStore, Store};
 
 pub mod guard;
+mod stock;
 
 /// Builds the routes. `policy` lists the `Host` values requests may carry.
 pub fn router(app: App, policy: guard::HostPolicy) -> Router {
     Router::new()
         .route("/", get(index))
+        .route("/assets/editor.js", get(editor_script))
         .route("/api/health", get(health))
         .route("/api/summary", get(summary))
         .route("/api/orders", get(list_orders))
@@ -42,6 +44,7 @@ pub fn router(app: App, policy: guard::HostPolicy) -> Router {
         .route("/api/rules/{kind}/versions/{version}", get(rule_version))
         .route("/api/rules/{kind}/versions/{version}/dry-run", post(dry_run_rule))
         .route("/api/rules/{kind}/versions/{version}/activate", post(activate_rule))
+        .merge(stock::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_PLUGIN_UPLOAD_BYTES))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(policy, guard::guard))
@@ -55,11 +58,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self { status: StatusCode::BAD_REQUEST, message: message.into() }
     }
 
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self { status: StatusCode::NOT_FOUND, message: message.into() }
     }
 }
@@ -81,6 +84,19 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 
 async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
+}
+
+/// Serves the rule editor bundle, built from `core/web` and checked in so the server needs no
+/// Node. The page loads it without a version in its URL, so a browser keeps its copy for an hour
+/// at most before it fetches the script again.
+async fn editor_script() -> impl IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("assets/editor.js"),
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -336,10 +352,7 @@ async fn list_rules(State(app): State<App>) -> ApiResult<Vec<RuleSummary>> {
         for version in &mut versions {
             version.source.clear();
         }
-        let active_version = match kind {
-            crate::rules::RuleKind::Allocation => active.allocation.version,
-            crate::rules::RuleKind::Review => active.review.version,
-        };
+        let active_version = active.get(kind).version;
         summaries.push(RuleSummary { kind: kind.name(), entry_function: kind.entry_function(), active_version, versions });
     }
     Ok(Json(summaries))

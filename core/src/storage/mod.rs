@@ -7,6 +7,7 @@
 pub mod orders;
 pub mod plugins;
 pub mod rules;
+pub mod stock;
 pub mod stores;
 pub mod sync_state;
 

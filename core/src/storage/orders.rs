@@ -274,26 +274,33 @@ impl WriteTx {
         .await
         .with_context(|| format!("failed to update order {:?}", order.platform_order_id))?;
         if let Some((workflow, decisions)) = decided {
-            sqlx::query(
-                "UPDATE orders SET workflow_state = $1, warehouse_code = $2, allocation_reason = $3, \
-                 allocation_rule_version = $4, review_decision = $5, review_reason = $6, \
-                 review_rule_version = $7, exception_reason = $8, decided_at = $9 WHERE id = $10",
-            )
-            .bind(workflow.as_str())
-            .bind(&decisions.warehouse_code)
-            .bind(&decisions.allocation_reason)
-            .bind(decisions.allocation_rule_version)
-            .bind(&decisions.review_decision)
-            .bind(&decisions.review_reason)
-            .bind(decisions.review_rule_version)
-            .bind(&decisions.exception_reason)
-            .bind(decisions_made(decisions).then_some(now))
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .context("failed to store order decisions")?;
+            self.set_decisions(id, workflow, decisions).await?;
         }
         self.upsert_lines(id, order).await
+    }
+
+    /// Writes the rule decisions and workflow state of a stored order.
+    pub async fn set_decisions(&mut self, id: i64, workflow: WorkflowState, decisions: &Decisions) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE orders SET workflow_state = $1, warehouse_code = $2, allocation_reason = $3, \
+             allocation_rule_version = $4, review_decision = $5, review_reason = $6, \
+             review_rule_version = $7, exception_reason = $8, decided_at = $9, updated_at = $11 WHERE id = $10",
+        )
+        .bind(workflow.as_str())
+        .bind(&decisions.warehouse_code)
+        .bind(&decisions.allocation_reason)
+        .bind(decisions.allocation_rule_version)
+        .bind(&decisions.review_decision)
+        .bind(&decisions.review_reason)
+        .bind(decisions.review_rule_version)
+        .bind(&decisions.exception_reason)
+        .bind(decisions_made(decisions).then_some(crate::now_ms()))
+        .bind(id)
+        .bind(crate::now_ms())
+        .execute(&mut *self.tx)
+        .await
+        .context("failed to store order decisions")?;
+        Ok(())
     }
 
     async fn upsert_lines(&mut self, order_id: i64, order: &IncomingOrder) -> anyhow::Result<()> {
@@ -465,7 +472,41 @@ impl Db {
     }
 }
 
+/// A stored order rebuilt as intake received it (without its raw payload), for a retry.
+pub struct StoredOrder {
+    pub id: i64,
+    pub store_id: i64,
+    pub workflow_state: WorkflowState,
+    pub plugin_id: String,
+    pub plugin_version: String,
+    pub order: IncomingOrder,
+}
+
 impl Db {
+    pub async fn stored_order(&self, id: i64) -> anyhow::Result<Option<StoredOrder>> {
+        let row = sqlx::query(
+            "SELECT id, store_id, workflow_state, plugin_id, plugin_version, platform_order_id, platform_status, \
+             platform_status_raw, currency, goods_minor, shipping_minor, paid_minor, buyer_nick, buyer_remark, seller_remark, \
+             receiver_name, receiver_phone, receiver_province, receiver_city, receiver_district, receiver_street, \
+             receiver_zip, created_at, modified_at, paid_at FROM orders WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .context("failed to load order")?;
+        let Some(row) = row else { return Ok(None) };
+        let lines = self.order_lines(id).await?.into_iter().map(StoredLine::into_incoming).collect();
+        let workflow: String = row.try_get("workflow_state")?;
+        Ok(Some(StoredOrder {
+            id,
+            store_id: row.try_get("store_id")?,
+            workflow_state: workflow.parse()?,
+            plugin_id: row.try_get("plugin_id")?,
+            plugin_version: row.try_get("plugin_version")?,
+            order: incoming_from_row(&row, lines)?,
+        }))
+    }
+
     /// Returns the latest orders that rules decided, rebuilt as rules saw them, with their
     /// store's name and platform, newest first.
     pub async fn recent_decided_orders(&self, limit: i64) -> anyhow::Result<Vec<(String, String, IncomingOrder, i64)>> {
@@ -485,36 +526,40 @@ impl Db {
         let mut orders = Vec::new();
         for row in &rows {
             let id: i64 = row.try_get("id")?;
-            let status: String = row.try_get("platform_status")?;
             let lines = self.order_lines(id).await?.into_iter().map(StoredLine::into_incoming).collect();
-            let order = IncomingOrder {
-                platform_order_id: row.try_get("platform_order_id")?,
-                status: status.parse()?,
-                platform_status: row.try_get("platform_status_raw")?,
-                currency: row.try_get("currency")?,
-                goods_minor: row.try_get("goods_minor")?,
-                shipping_minor: row.try_get("shipping_minor")?,
-                paid_minor: row.try_get("paid_minor")?,
-                buyer_nick: row.try_get("buyer_nick")?,
-                buyer_remark: row.try_get("buyer_remark")?,
-                seller_remark: row.try_get("seller_remark")?,
-                receiver: crate::domain::Address {
-                    name: row.try_get("receiver_name")?,
-                    phone: row.try_get("receiver_phone")?,
-                    province: row.try_get("receiver_province")?,
-                    city: row.try_get("receiver_city")?,
-                    district: row.try_get("receiver_district")?,
-                    street: row.try_get("receiver_street")?,
-                    zip: row.try_get("receiver_zip")?,
-                },
-                created_at_ms: row.try_get("created_at")?,
-                modified_at_ms: row.try_get("modified_at")?,
-                paid_at_ms: row.try_get("paid_at")?,
-                lines,
-                raw: String::new(),
-            };
+            let order = incoming_from_row(row, lines)?;
             orders.push((row.try_get("store_name")?, row.try_get("platform")?, order, row.try_get("previous_orders")?));
         }
         Ok(orders)
     }
+}
+
+fn incoming_from_row(row: &sqlx::any::AnyRow, lines: Vec<crate::domain::IncomingLine>) -> anyhow::Result<IncomingOrder> {
+    let status: String = row.try_get("platform_status")?;
+    Ok(IncomingOrder {
+        platform_order_id: row.try_get("platform_order_id")?,
+        status: status.parse()?,
+        platform_status: row.try_get("platform_status_raw")?,
+        currency: row.try_get("currency")?,
+        goods_minor: row.try_get("goods_minor")?,
+        shipping_minor: row.try_get("shipping_minor")?,
+        paid_minor: row.try_get("paid_minor")?,
+        buyer_nick: row.try_get("buyer_nick")?,
+        buyer_remark: row.try_get("buyer_remark")?,
+        seller_remark: row.try_get("seller_remark")?,
+        receiver: crate::domain::Address {
+            name: row.try_get("receiver_name")?,
+            phone: row.try_get("receiver_phone")?,
+            province: row.try_get("receiver_province")?,
+            city: row.try_get("receiver_city")?,
+            district: row.try_get("receiver_district")?,
+            street: row.try_get("receiver_street")?,
+            zip: row.try_get("receiver_zip")?,
+        },
+        created_at_ms: row.try_get("created_at")?,
+        modified_at_ms: row.try_get("modified_at")?,
+        paid_at_ms: row.try_get("paid_at")?,
+        lines,
+        raw: String::new(),
+    })
 }

@@ -7,4 +7,5 @@ mod hostile;
 mod plugin_lifecycle;
 mod rules_at_start;
 mod rules_editing;
+mod stock;
 mod sync;

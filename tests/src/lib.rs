@@ -139,12 +139,17 @@ pub async fn add_taobao_store(app: &App, name: &str, simulator: &RunningSimulato
 }
 
 pub fn taobao_store(name: &str, simulator: &RunningSimulator, interval_secs: i64, lookback_secs: i64) -> NewStore {
+    taobao_store_at(name, simulator.addr, interval_secs, lookback_secs)
+}
+
+/// A Taobao store whose endpoint is the TOP router at `addr`, with that origin approved.
+pub fn taobao_store_at(name: &str, addr: std::net::SocketAddr, interval_secs: i64, lookback_secs: i64) -> NewStore {
     NewStore {
         name: name.to_owned(),
         platform: "taobao".to_owned(),
         plugin_id: "taobao".to_owned(),
         config: [
-            ("endpoint", simulator.router_url()),
+            ("endpoint", format!("http://{addr}/router/rest")),
             ("app_key", shopkeeper_simulator::DEMO_APP_KEY.to_owned()),
             ("app_secret", shopkeeper_simulator::DEMO_APP_SECRET.to_owned()),
             ("session", shopkeeper_simulator::DEMO_SESSION.to_owned()),
@@ -153,7 +158,7 @@ pub fn taobao_store(name: &str, simulator: &RunningSimulator, interval_secs: i64
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect(),
-        approved_origins: vec![format!("http://{}", simulator.addr)],
+        approved_origins: vec![format!("http://{addr}")],
         sync_interval_secs: interval_secs,
         initial_lookback_secs: lookback_secs,
     }

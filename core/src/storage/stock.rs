@@ -329,7 +329,7 @@ impl WriteTx {
                 .await
                 .context("failed to read store warehouses")?;
             let sales = sqlx::query(
-                "SELECT COALESCE(SUM(quantity), 0) AS n FROM reservations WHERE sku_id = $1 AND store_id = $2 \
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM reservations WHERE sku_id = $1 AND store_id = $2 \
                  AND created_at >= $3 AND state <> 'released'",
             )
             .bind(sku_id)
@@ -664,8 +664,8 @@ impl Db {
     /// movements equal on-hand and reserved. Returns the disagreements.
     pub async fn ledger_disagreements(&self) -> anyhow::Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT l.sku_id, l.warehouse_id, l.on_hand, l.reserved, COALESCE(SUM(m.on_hand_delta), 0) AS on_hand_sum, \
-             COALESCE(SUM(m.reserved_delta), 0) AS reserved_sum FROM stock_levels l LEFT JOIN stock_movements m \
+            "SELECT l.sku_id, l.warehouse_id, l.on_hand, l.reserved, CAST(COALESCE(SUM(m.on_hand_delta), 0) AS BIGINT) AS on_hand_sum, \
+             CAST(COALESCE(SUM(m.reserved_delta), 0) AS BIGINT) AS reserved_sum FROM stock_levels l LEFT JOIN stock_movements m \
              ON m.sku_id = l.sku_id AND m.warehouse_id = l.warehouse_id GROUP BY l.sku_id, l.warehouse_id, l.on_hand, l.reserved",
         )
         .fetch_all(&self.pool)
@@ -684,7 +684,7 @@ impl Db {
             }
         }
         let open = sqlx::query(
-            "SELECT r.sku_id, r.warehouse_id, SUM(r.quantity) AS q, l.reserved FROM reservations r \
+            "SELECT r.sku_id, r.warehouse_id, CAST(SUM(r.quantity) AS BIGINT) AS q, l.reserved FROM reservations r \
              JOIN stock_levels l ON l.sku_id = r.sku_id AND l.warehouse_id = r.warehouse_id WHERE r.state = 'reserved' \
              GROUP BY r.sku_id, r.warehouse_id, l.reserved",
         )

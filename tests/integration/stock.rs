@@ -1,0 +1,370 @@
+//! Stock: reservations at intake, the ledger, offers and pushes to the simulated shops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use shopkeeper::domain::{Address, IncomingLine, IncomingOrder, PlatformStatus, WorkflowState};
+use shopkeeper::intake::{PagePosition, store_page};
+use shopkeeper::plugin::Page;
+use shopkeeper::server::App;
+use shopkeeper::stock::StockChange;
+use shopkeeper::storage::stores::Store;
+use shopkeeper_tests::{DbKind, install_plugin, on_both_databases, test_config};
+
+/// An app without background tasks, with the Taobao plugin, warehouse MAIN and two stores
+/// whose plugin is never called (the tests hand pages to intake themselves).
+async fn quiet_app(kind: DbKind, label: &str) -> Option<(App, Vec<Store>)> {
+    let config = test_config(kind, label).await?;
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let app = App::open(config, shutdown).await.expect("app opens");
+    install_plugin(&app, "taobao").await;
+    app.db.ensure_warehouse("MAIN", "Main warehouse", "浙江省", "杭州市").await.unwrap();
+    let mut stores = Vec::new();
+    for name in ["Store A", "Store B"] {
+        let mut store = shopkeeper_tests::taobao_store_at(name, unused_endpoint(), 3600, 3600);
+        store.approved_origins.clear();
+        stores.push(app.add_store(&store).await.expect("store is added"));
+    }
+    Some((app, stores))
+}
+
+/// A stand-in endpoint for stores whose plugin the test never calls (no scheduler runs).
+fn unused_endpoint() -> std::net::SocketAddr {
+    "127.0.0.1:9".parse().unwrap()
+}
+
+/// Lists SKU `code` in every store as item `I-code` and counts `on_hand` units into MAIN.
+async fn stock_sku(app: &App, stores: &[Store], code: &str, on_hand: i64) {
+    let mut write = app.db.begin_write().await.unwrap();
+    for store in stores {
+        write.upsert_listing(store.id, &format!("I-{code}"), &format!("S-{code}"), code, "test goods", "", 0).await.unwrap();
+    }
+    write.commit().await.unwrap();
+    if on_hand > 0 {
+        let change = StockChange::Stocktake { sku: code.into(), warehouse: "MAIN".into(), counted: on_hand, reason: String::new() };
+        shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap();
+    }
+}
+
+fn order(id: &str, status: PlatformStatus, lines: &[(&str, i64)], modified_at_ms: i64) -> IncomingOrder {
+    let lines: Vec<IncomingLine> = lines
+        .iter()
+        .enumerate()
+        .map(|(index, (code, quantity))| IncomingLine {
+            platform_line_id: format!("{id}-{index}"),
+            platform_item_id: format!("I-{code}"),
+            platform_sku_id: format!("S-{code}"),
+            sku_code: (*code).to_owned(),
+            title: "test goods".into(),
+            quantity: *quantity,
+            unit_price_minor: 1000,
+            total_minor: 1000 * quantity,
+            platform_status: "WAIT_SELLER_SEND_GOODS".into(),
+        })
+        .collect();
+    let goods: i64 = lines.iter().map(|line| line.total_minor).sum();
+    IncomingOrder {
+        platform_order_id: id.to_owned(),
+        status,
+        platform_status: format!("{status:?}"),
+        currency: "CNY".into(),
+        goods_minor: goods,
+        shipping_minor: 0,
+        paid_minor: goods,
+        buyer_nick: format!("buyer-{id}"),
+        buyer_remark: String::new(),
+        seller_remark: String::new(),
+        receiver: Address {
+            name: "张三".into(),
+            phone: "138****0000".into(),
+            province: "浙江省".into(),
+            city: "杭州市".into(),
+            district: "西湖区".into(),
+            street: "文三路 1 号".into(),
+            zip: "310000".into(),
+        },
+        created_at_ms: 1_700_000_000_000,
+        modified_at_ms,
+        paid_at_ms: (status != PlatformStatus::Unpaid).then_some(1_700_000_000_000),
+        lines,
+        raw: "{}".into(),
+    }
+}
+
+async fn deliver(app: &App, store: &Store, orders: Vec<IncomingOrder>) {
+    let page = Page { orders, next_page_token: None };
+    let position = PagePosition { run_id: 0, window: (0, 1) };
+    store_page(&app.db, &app.rules, store, "0.2.0", &position, &page).await.expect("page is stored");
+}
+
+async fn available(app: &App, code: &str) -> (i64, i64) {
+    let rows = app.db.stock_rows().await.unwrap();
+    let row = rows.iter().find(|row| row.sku_code == code).expect("SKU has a level");
+    (row.on_hand, row.reserved)
+}
+
+async fn workflow(app: &App, store: &Store, platform_order_id: &str) -> (WorkflowState, Option<String>) {
+    let row: (String, Option<String>) =
+        sqlx::query_as("SELECT workflow_state, exception_reason FROM orders WHERE store_id = $1 AND platform_order_id = $2")
+            .bind(store.id)
+            .bind(platform_order_id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    (row.0.parse().unwrap(), row.1)
+}
+
+async fn offered_sum(app: &App, code: &str) -> i64 {
+    app.db.offer_rows().await.unwrap().iter().filter(|offer| offer.sku_code == code).map(|offer| offer.offered).sum()
+}
+
+/// The last unit, sold in two stores at the same moment, hundreds of times: each time exactly
+/// one order reserves it and the other goes to the exception list as out of stock.
+async fn last_unit_race(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "last-unit").await else { return };
+    let app = Arc::new(app);
+    const ROUNDS: usize = 200;
+    for round in 0..ROUNDS {
+        let code = format!("LAST-{round}");
+        stock_sku(&app, &stores, &code, 1).await;
+        assert_eq!(offered_sum(&app, &code).await, 1, "round {round}: the one unit is offered once in all");
+        let tasks: Vec<_> = stores
+            .iter()
+            .map(|store| {
+                let (app, store, code) = (app.clone(), store.clone(), code.clone());
+                tokio::spawn(async move {
+                    let id = format!("{}-{round}", store.id);
+                    deliver(&app, &store, vec![order(&id, PlatformStatus::Paid, &[(&code, 1)], 1_700_000_000_000)]).await;
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut reserved = 0;
+        let mut out_of_stock = 0;
+        for store in &stores {
+            match workflow(&app, store, &format!("{}-{round}", store.id)).await {
+                (WorkflowState::Exception, Some(reason)) if reason.starts_with("out of stock") => {
+                    assert!(reason.contains(&code) && reason.contains("short by 1"), "round {round}: {reason}");
+                    out_of_stock += 1;
+                }
+                (WorkflowState::Exception, reason) => panic!("round {round}: unexpected exception {reason:?}"),
+                _ => reserved += 1,
+            }
+        }
+        assert_eq!((reserved, out_of_stock), (1, 1), "round {round}");
+        assert_eq!(available(&app, &code).await, (1, 1), "round {round}: one on hand, one reserved");
+        assert_eq!(offered_sum(&app, &code).await, 0, "round {round}: nothing left to offer");
+    }
+    assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
+}
+on_both_databases!(last_unit_race);
+
+/// The same paid order delivered twice 50 ms apart, and again a minute later as a newer version
+/// of itself, reserves once; closing it releases once, and a repeated close changes nothing.
+async fn repeated_delivery_reserves_once(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "repeat").await else { return };
+    stock_sku(&app, &stores, "TWICE", 5).await;
+    let store = &stores[0];
+    let paid = order("T1", PlatformStatus::Paid, &[("TWICE", 2)], 1_700_000_000_000);
+    deliver(&app, store, vec![paid.clone()]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    deliver(&app, store, vec![paid.clone()]).await;
+    let mut later = paid.clone();
+    later.modified_at_ms += 60_000;
+    later.seller_remark = "gift wrap".into();
+    deliver(&app, store, vec![later.clone()]).await;
+    assert_eq!(available(&app, "TWICE").await, (5, 2));
+    let movements = app.db.movement_rows(Some("TWICE"), 100).await.unwrap();
+    assert_eq!(movements.iter().filter(|m| m.kind == "reserved").count(), 1, "{movements:?}");
+
+    let mut closed = later.clone();
+    closed.status = PlatformStatus::Closed;
+    closed.modified_at_ms += 60_000;
+    deliver(&app, store, vec![closed.clone()]).await;
+    deliver(&app, store, vec![closed.clone()]).await;
+    assert_eq!(available(&app, "TWICE").await, (5, 0));
+    let movements = app.db.movement_rows(Some("TWICE"), 100).await.unwrap();
+    assert_eq!(movements.iter().filter(|m| m.kind == "released").count(), 1, "{movements:?}");
+    assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
+}
+on_both_databases!(repeated_delivery_reserves_once);
+
+/// An order for a listing that maps to no SKU goes to the exception list naming the line; after
+/// the listing is mapped, a retry reserves it.
+async fn unmapped_sku_then_mapped(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "unmapped").await else { return };
+    stock_sku(&app, &stores, "KNOWN", 3).await;
+    let store = &stores[0];
+    let mut unknown = order("U1", PlatformStatus::Paid, &[("NOPE", 1)], 1_700_000_000_000);
+    unknown.lines[0].sku_code.clear();
+    deliver(&app, store, vec![unknown]).await;
+    let (state, reason) = workflow(&app, store, "U1").await;
+    assert_eq!(state, WorkflowState::Exception);
+    let reason = reason.unwrap();
+    assert!(reason.starts_with("unmapped SKU") && reason.contains("I-NOPE") && reason.contains("Store A"), "{reason}");
+
+    let mut write = app.db.begin_write().await.unwrap();
+    let sku = write.sku_by_code("KNOWN").await.unwrap().unwrap();
+    write.map_listing(store.id, "I-NOPE", "S-NOPE", sku).await.unwrap();
+    write.commit().await.unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT id FROM orders WHERE platform_order_id = 'U1'").fetch_one(app.db.pool()).await.unwrap();
+    let state = shopkeeper::intake::retry_order(&app.db, &app.rules, id).await.unwrap();
+    assert_ne!(state, WorkflowState::Exception);
+    assert_eq!(available(&app, "KNOWN").await, (3, 1));
+}
+on_both_databases!(unmapped_sku_then_mapped);
+
+/// Stock operations the property test applies, against the model below.
+#[derive(Clone, Debug)]
+enum Op {
+    Paid { store: usize, sku: usize, quantity: i64 },
+    Close { order: usize },
+    Refund { order: usize },
+    Ship { order: usize },
+    Redeliver { order: usize },
+    Adjust { sku: usize, delta: i64 },
+    Receipt { sku: usize, quantity: i64 },
+    Restart,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..2usize, 0..3usize, 1..4i64).prop_map(|(store, sku, quantity)| Op::Paid { store, sku, quantity }),
+        1 => (0..40usize).prop_map(|order| Op::Close { order }),
+        1 => (0..40usize).prop_map(|order| Op::Refund { order }),
+        2 => (0..40usize).prop_map(|order| Op::Ship { order }),
+        1 => (0..40usize).prop_map(|order| Op::Redeliver { order }),
+        1 => (0..3usize, -4..5i64).prop_map(|(sku, delta)| Op::Adjust { sku, delta }),
+        1 => (0..3usize, 1..6i64).prop_map(|(sku, quantity)| Op::Receipt { sku, quantity }),
+        1 => Just(Op::Restart),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct ModelOrder {
+    store: usize,
+    sku: usize,
+    quantity: i64,
+    reserved: bool,
+    open: bool,
+    version: i64,
+}
+
+/// Runs `ops` against a fresh database and checks after every step that the ledger agrees with
+/// the levels, that the levels equal a simple model of what should have happened, and that the
+/// offers never add up to more than is free.
+async fn run_ops(kind: DbKind, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let Some(config) = test_config(kind, "ledger-prop").await else { return Ok(()) };
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let mut app = App::open(config.clone(), shutdown.clone()).await.unwrap();
+    install_plugin(&app, "taobao").await;
+    app.db.ensure_warehouse("MAIN", "Main warehouse", "", "").await.unwrap();
+    let mut stores = Vec::new();
+    for name in ["Store A", "Store B"] {
+        let mut store = shopkeeper_tests::taobao_store_at(name, unused_endpoint(), 3600, 3600);
+        store.approved_origins.clear();
+        stores.push(app.add_store(&store).await.unwrap());
+    }
+    let codes = ["P0", "P1", "P2"];
+    let mut on_hand = [4i64, 2, 0];
+    for (code, units) in codes.iter().zip(on_hand) {
+        stock_sku(&app, &stores, code, units).await;
+    }
+    let mut orders: Vec<ModelOrder> = Vec::new();
+    for (step, op) in ops.into_iter().enumerate() {
+        match op.clone() {
+            Op::Paid { store, sku, quantity } => {
+                let reserved_now: i64 = orders.iter().filter(|o| o.sku == sku && o.reserved).map(|o| o.quantity).sum();
+                let fits = on_hand[sku] - reserved_now >= quantity;
+                let id = format!("O{}", orders.len());
+                deliver(&app, &stores[store], vec![order(&id, PlatformStatus::Paid, &[(codes[sku], quantity)], 1_000)]).await;
+                orders.push(ModelOrder { store, sku, quantity, reserved: fits, open: true, version: 1_000 });
+            }
+            Op::Close { order: index } | Op::Refund { order: index } | Op::Ship { order: index } | Op::Redeliver { order: index } => {
+                let Some(model) = orders.get_mut(index) else { continue };
+                let status = match op {
+                    Op::Close { .. } => PlatformStatus::Closed,
+                    Op::Refund { .. } => PlatformStatus::Refunded,
+                    Op::Ship { .. } => PlatformStatus::Shipped,
+                    _ => PlatformStatus::Paid,
+                };
+                if !model.open && status != PlatformStatus::Paid {
+                    continue;
+                }
+                if status == PlatformStatus::Paid {
+                    if !model.open {
+                        continue;
+                    }
+                } else {
+                    model.version += 1;
+                    if model.reserved {
+                        if status == PlatformStatus::Shipped {
+                            on_hand[model.sku] -= model.quantity;
+                        }
+                        model.reserved = false;
+                    }
+                    model.open = false;
+                }
+                let id = format!("O{index}");
+                let delivered = order(&id, status, &[(codes[model.sku], model.quantity)], model.version);
+                deliver(&app, &stores[model.store], vec![delivered]).await;
+            }
+            Op::Adjust { sku, delta } => {
+                let reserved_now: i64 = orders.iter().filter(|o| o.sku == sku && o.reserved).map(|o| o.quantity).sum();
+                let change = StockChange::Adjustment { sku: codes[sku].into(), warehouse: "MAIN".into(), quantity: delta, reason: "test".into() };
+                let result = shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await;
+                let allowed = delta != 0 && on_hand[sku] + delta >= reserved_now;
+                prop_assert_eq!(result.is_ok(), allowed, "step {}: {:?} gave {:?}", step, op, result.err().map(|e| e.to_string()));
+                if allowed {
+                    on_hand[sku] += delta;
+                }
+            }
+            Op::Receipt { sku, quantity } => {
+                let change = StockChange::Receipt { sku: codes[sku].into(), warehouse: "MAIN".into(), quantity, reason: String::new() };
+                shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap();
+                on_hand[sku] += quantity;
+            }
+            Op::Restart => {
+                app.db.close().await;
+                app = App::open(config.clone(), shutdown.clone()).await.unwrap();
+            }
+        }
+        let problems = app.db.ledger_disagreements().await.unwrap();
+        prop_assert!(problems.is_empty(), "step {}: {:?}: {:?}", step, op, problems);
+        let levels = app.db.stock_rows().await.unwrap();
+        for (sku, code) in codes.iter().enumerate() {
+            let reserved_model: i64 = orders.iter().filter(|o| o.sku == sku && o.reserved).map(|o| o.quantity).sum();
+            let level = levels.iter().find(|row| row.sku_code == *code).map_or((0, 0), |row| (row.on_hand, row.reserved));
+            prop_assert_eq!(level, (on_hand[sku], reserved_model), "step {}: {:?}: SKU {}", step, op, code);
+            prop_assert!(level.1 >= 0 && level.0 >= level.1);
+            let offered = offered_sum(&app, code).await;
+            prop_assert!(offered <= level.0 - level.1, "step {}: SKU {} offered {} with {} free", step, code, offered, level.0 - level.1);
+        }
+    }
+    app.db.close().await;
+    Ok(())
+}
+
+fn ledger_property(kind: DbKind) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let cases = if kind == DbKind::Sqlite { 24 } else { 12 };
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases, max_shrink_iters: 64, ..ProptestConfig::default() });
+    runner
+        .run(&proptest::collection::vec(op(), 5..30), |ops| runtime.block_on(run_ops(kind, ops)))
+        .unwrap_or_else(|failure| panic!("{failure}"));
+}
+
+mod ledger_property {
+    #[test]
+    fn sqlite() {
+        super::ledger_property(shopkeeper_tests::DbKind::Sqlite);
+    }
+
+    #[test]
+    fn postgres() {
+        super::ledger_property(shopkeeper_tests::DbKind::Postgres);
+    }
+}

@@ -703,6 +703,28 @@ pub fn product_by_num_iid(num_iid: u64) -> Option<&'static Product> {
         .find(|product| product.num_iid == num_iid)
 }
 
+/// Returns every product of the shop: the everyday table, then the expensive one.
+pub fn products() -> impl Iterator<Item = &'static Product> {
+    EVERYDAY_PRODUCTS.iter().chain(EXPENSIVE_PRODUCTS)
+}
+
+/// Returns every SKU of the shop with its product, in [`products`] order.
+pub fn skus() -> impl Iterator<Item = (&'static Product, &'static Sku)> {
+    products().flat_map(|product| product.skus.iter().map(move |sku| (product, sku)))
+}
+
+/// Finds a SKU and its product by the merchant's SKU code (`outer_sku_id`).
+pub fn sku_by_outer_id(outer_sku_id: &str) -> Option<(&'static Product, &'static Sku)> {
+    skus().find(|(_, sku)| sku.outer_sku_id == outer_sku_id)
+}
+
+impl Product {
+    /// Returns the item price that TOP lists for the product: the lowest SKU price, in fen.
+    pub fn price_fen(&self) -> i64 {
+        self.skus.iter().map(|sku| sku.price_fen).min().unwrap_or(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

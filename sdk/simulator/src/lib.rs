@@ -2,14 +2,23 @@
 //!
 //! [`Simulator`] generates a reproducible stream of orders from a seed: history orders created
 //! before the start, then live orders at a fixed rate, each moving through the TOP lifecycle
-//! (paid, shipped, finished, refunded or closed) at seeded delays. [`Simulator::router`] serves
-//! them at `/router/rest` with TOP's common parameters, signing, errors and paging, plus admin
+//! (paid, shipped, finished, refunded or closed) at seeded delays. Every catalog SKU has a
+//! platform stock that live and scripted orders take from and the seller pushes back.
+//! [`Simulator::router`] serves the shop at `/router/rest` with TOP's common parameters,
+//! signing, errors and paging (trades, items, stock updates, shipping and memos), plus admin
 //! routes under `/_sim/` for the demo and tests.
 
+mod admin;
 pub mod catalog;
+mod changes;
+mod scripted;
+mod shop;
 pub mod sign;
+mod stock;
 mod stream;
 mod top;
+mod top_items;
+mod top_trades;
 pub mod trade;
 
 use std::collections::VecDeque;
@@ -21,9 +30,13 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use changes::SETTABLE_STATUSES;
+pub use scripted::{MAX_SCRIPTED_LINES, MAX_SCRIPTED_QUANTITY, ScriptedLine, ScriptedTrade};
 pub use sign::{SignMethod, top_sign};
+pub use stock::{QuantityMode, QuantityUpdate, SkuQuantity};
 pub use trade::{LineSnapshot, TradeSnapshot, format_top_time, format_yuan, parse_top_time};
 
+use shop::Shop;
 use stream::OrderPlan;
 
 pub const DEMO_APP_KEY: &str = "sim-app-key";
@@ -54,6 +67,8 @@ pub struct SimulatorConfig {
     /// Delay before every router answer, to imitate a slow platform (tests use it to kill a
     /// server in the middle of a sync).
     pub response_delay: Duration,
+    /// Platform quantity of every catalog SKU at the start instant (a negative value counts as 0).
+    pub initial_stock: i64,
 }
 
 impl Default for SimulatorConfig {
@@ -69,6 +84,7 @@ impl Default for SimulatorConfig {
             session: DEMO_SESSION.to_owned(),
             timestamp_tolerance: Duration::from_secs(10 * 60),
             response_delay: Duration::ZERO,
+            initial_stock: 100,
         }
     }
 }
@@ -85,6 +101,17 @@ pub struct TopError {
 }
 
 impl TopError {
+    /// Builds TOP's call-limit error: code 7 `App Call Limited` with the frequency sub_code and
+    /// the sub_msg "This ban will last for N more seconds", from which clients read the wait.
+    pub fn call_limited(ban_seconds: u64) -> Self {
+        Self::with_sub_code(
+            7,
+            "App Call Limited",
+            "accesscontrol.limited-by-api-access-count",
+            format!("This ban will last for {ban_seconds} more seconds"),
+        )
+    }
+
     /// Builds an error with a `sub_msg` and no `sub_code`.
     pub fn new(code: i64, msg: &str, sub_msg: impl Into<String>) -> Self {
         Self {
@@ -109,6 +136,7 @@ impl TopError {
 /// An error that the router returns for the next `count` calls of a method, in place of the result.
 ///
 /// It applies after the common checks pass, so only well-formed, correctly signed calls hit it.
+/// [`Simulator::inject_periodic_fault`] makes it fire on every n-th call instead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     /// TOP method name such as `taobao.trades.sold.increment.get`. `None` matches every method.
@@ -122,6 +150,41 @@ pub struct Fault {
 
 fn default_fault_count() -> u32 {
     1
+}
+
+/// A fault as `POST /_sim/faults` takes it and `GET /_sim/faults` lists it: the fields of
+/// [`Fault`] plus an optional `every_nth`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultSpec {
+    #[serde(flatten)]
+    pub fault: Fault,
+    /// When set, the fault fires on matching calls n, 2n, 3n… counted from its injection, and
+    /// `count` is the number of times it fires in all. See [`Simulator::inject_periodic_fault`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_nth: Option<u32>,
+}
+
+/// A pending fault with its progress.
+#[derive(Clone, Debug)]
+struct PendingFault {
+    fault: Fault,
+    every_nth: Option<u32>,
+    /// Matching calls seen since injection. Only a periodic fault counts them.
+    matching_calls: u64,
+}
+
+impl PendingFault {
+    fn matches(&self, api_method: &str) -> bool {
+        self.fault
+            .api_method
+            .as_deref()
+            .is_none_or(|method| method == api_method)
+    }
+
+    fn is_due(&self) -> bool {
+        self.every_nth
+            .is_none_or(|n| self.matching_calls.is_multiple_of(u64::from(n)))
+    }
 }
 
 /// One router call as seen by the simulator.
@@ -150,9 +213,9 @@ pub struct Simulator {
 struct Inner {
     config: SimulatorConfig,
     start: DateTime<Utc>,
-    /// Every order generated so far, in index (and so tid) order. Live orders are added lazily.
-    plans: Mutex<Vec<OrderPlan>>,
-    faults: Mutex<Vec<Fault>>,
+    /// Trades and stock. Live orders are added lazily, when a call needs them.
+    shop: Mutex<Shop>,
+    faults: Mutex<Vec<PendingFault>>,
     requests: Mutex<VecDeque<RequestRecord>>,
     request_counter: AtomicU64,
 }
@@ -168,14 +231,12 @@ impl Simulator {
     /// Two simulators with the same config and start produce identical trades, which tests use.
     pub fn new_at(config: SimulatorConfig, start: DateTime<Utc>) -> Self {
         let start = start.trunc_subsecs(0);
-        let plans = (0..config.history_orders)
-            .map(|index| OrderPlan::generate(&config, start, index))
-            .collect();
+        let shop = Shop::new(&config, start);
         Self {
             inner: Arc::new(Inner {
                 config,
                 start,
-                plans: Mutex::new(plans),
+                shop: Mutex::new(shop),
                 faults: Mutex::new(Vec::new()),
                 requests: Mutex::new(VecDeque::new()),
                 request_counter: AtomicU64::new(0),
@@ -237,24 +298,25 @@ impl Simulator {
     }
 
     /// Returns every trade created up to `at`, in its state at `at`, sorted by tid.
+    ///
+    /// What a live order contains depends on the stock when it is created, so live orders are
+    /// generated only up to the current time. For a future `at` the result contains the trades
+    /// created so far, in their planned state at `at`, and not the live orders still to come.
+    /// Manual changes made after `at` are not applied.
     pub fn trades_at(&self, at: DateTime<Utc>) -> Vec<TradeSnapshot> {
-        let plans = self.plans_until(at);
-        plans
-            .iter()
+        let shop = self.shop_until(at);
+        shop.plans
+            .values()
             .filter_map(|plan| plan.snapshot_at(at))
             .collect()
     }
 
     /// Returns the trade `tid` in its state at `at`, or `None` if no such trade exists yet.
     pub fn trade_at(&self, tid: u64, at: DateTime<Utc>) -> Option<TradeSnapshot> {
-        let plans = self.plans_until(at);
-        let position = plans
-            .binary_search_by_key(&tid, |plan| plan.initial.tid)
-            .ok()?;
-        plans[position].snapshot_at(at)
+        let shop = self.shop_until(at);
+        shop.plans.get(&tid)?.snapshot_at(at)
     }
 
-    /// Returns the trades whose `modified` at `at` lies in `from..=to`, in their state at `at`.
     /// Returns one page of the trades modified in `[from, to]` as of `at`, newest first (then by
     /// tid, descending), and how many there are in all. Only the page's trades are rendered.
     fn page_modified_between(
@@ -266,26 +328,33 @@ impl Simulator {
         skip: usize,
         take: usize,
     ) -> (Vec<TradeSnapshot>, usize) {
-        let plans = self.plans_until(at);
-        let mut matching: Vec<(DateTime<Utc>, u64, usize)> = plans
-            .iter()
-            .enumerate()
-            .filter_map(|(index, plan)| {
+        let shop = self.shop_until(at);
+        let mut matching: Vec<(DateTime<Utc>, u64, &OrderPlan)> = shop
+            .plans
+            .values()
+            .filter_map(|plan| {
                 let modified = plan.modified_at(at)?;
-                (from <= modified && modified <= to).then_some((modified, plan.initial.tid, index))
+                (from <= modified && modified <= to).then_some((modified, plan.initial.tid, plan))
             })
             .collect();
         matching.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
         let Some(keep) = keep else {
             // Without a filter only the page's trades need a snapshot.
             let total = matching.len();
-            let page = matching.iter().skip(skip).take(take).filter_map(|(_, _, index)| plans[*index].snapshot_at(at)).collect();
+            let page = matching
+                .iter()
+                .skip(skip)
+                .take(take)
+                .filter_map(|(_, _, plan)| plan.snapshot_at(at))
+                .collect();
             return (page, total);
         };
         let mut total = 0;
         let mut page = Vec::new();
-        for (_, _, index) in matching {
-            let Some(trade) = plans[index].snapshot_at(at) else { continue };
+        for (_, _, plan) in matching {
+            let Some(trade) = plan.snapshot_at(at) else {
+                continue;
+            };
             if !keep(&trade) {
                 continue;
             }
@@ -298,17 +367,52 @@ impl Simulator {
     }
 
     /// Adds a fault that the router returns for matching calls. Faults apply in the order added.
+    /// A fault with a `count` of 0 is ignored.
     pub fn inject_fault(&self, fault: Fault) {
-        if fault.count == 0 {
+        self.inject_fault_spec(FaultSpec {
+            fault,
+            every_nth: None,
+        });
+    }
+
+    /// Adds a fault that fires on every `every_nth`-th matching call (calls n, 2n, 3n… after
+    /// injection), `fault.count` times in all. A call matches when it names the fault's method
+    /// (or any method for `None`) and passes the common checks. Every matching call counts,
+    /// including one that gets an earlier fault's error. A fault with a `count` or `every_nth`
+    /// of 0 is ignored, so a periodic fault always ends after `count` firings.
+    ///
+    /// Faults apply in the order added: on each call the first fault that is due fires. A
+    /// periodic fault that was also due on that call does not fire and keeps its count.
+    pub fn inject_periodic_fault(&self, fault: Fault, every_nth: u32) {
+        self.inject_fault_spec(FaultSpec {
+            fault,
+            every_nth: Some(every_nth),
+        });
+    }
+
+    /// Adds a fault as [`Self::inject_fault`] or [`Self::inject_periodic_fault`] do, by its spec.
+    pub fn inject_fault_spec(&self, spec: FaultSpec) {
+        let FaultSpec { fault, every_nth } = spec;
+        if fault.count == 0 || every_nth == Some(0) {
+            tracing::warn!(
+                count = fault.count,
+                every_nth,
+                "fault ignored: count and every_nth must be at least 1"
+            );
             return;
         }
         tracing::info!(
             api_method = fault.api_method.as_deref().unwrap_or("*"),
             count = fault.count,
+            every_nth,
             code = fault.error.code,
             "fault injected"
         );
-        lock(&self.inner.faults).push(fault);
+        lock(&self.inner.faults).push(PendingFault {
+            fault,
+            every_nth,
+            matching_calls: 0,
+        });
     }
 
     /// Removes every pending fault.
@@ -316,9 +420,23 @@ impl Simulator {
         lock(&self.inner.faults).clear();
     }
 
-    /// Returns the pending faults with their remaining counts.
+    /// Returns the pending faults with their remaining counts (periodic ones included).
     pub fn faults(&self) -> Vec<Fault> {
-        lock(&self.inner.faults).clone()
+        lock(&self.inner.faults)
+            .iter()
+            .map(|pending| pending.fault.clone())
+            .collect()
+    }
+
+    /// Returns the pending faults with their remaining counts and periods.
+    pub fn fault_specs(&self) -> Vec<FaultSpec> {
+        lock(&self.inner.faults)
+            .iter()
+            .map(|pending| FaultSpec {
+                fault: pending.fault.clone(),
+                every_nth: pending.every_nth,
+            })
+            .collect()
     }
 
     /// Returns the log of router calls, oldest first (at most the latest 10,000).
@@ -326,16 +444,19 @@ impl Simulator {
         lock(&self.inner.requests).iter().cloned().collect()
     }
 
-    /// Takes one use of the first fault that matches `api_method`, removing it when used up.
+    /// Counts the call for every periodic fault that matches `api_method`, then takes one use of
+    /// the first matching fault that is due, removing it when used up.
     fn take_fault(&self, api_method: &str) -> Option<TopError> {
         let mut faults = lock(&self.inner.faults);
-        let position = faults.iter().position(|fault| {
-            fault
-                .api_method
-                .as_deref()
-                .is_none_or(|method| method == api_method)
-        })?;
-        let fault = &mut faults[position];
+        for pending in faults.iter_mut() {
+            if pending.every_nth.is_some() && pending.matches(api_method) {
+                pending.matching_calls += 1;
+            }
+        }
+        let position = faults
+            .iter()
+            .position(|pending| pending.matches(api_method) && pending.is_due())?;
+        let fault = &mut faults[position].fault;
         fault.count -= 1;
         let error = fault.error.clone();
         if fault.count == 0 {
@@ -357,22 +478,13 @@ impl Simulator {
         format!("sim{:x}{number:06x}", self.inner.start.timestamp())
     }
 
-    /// Locks the order list after generating every live order created up to `at`.
-    fn plans_until(&self, at: DateTime<Utc>) -> MutexGuard<'_, Vec<OrderPlan>> {
-        let config = &self.inner.config;
-        let mut plans = lock(&self.inner.plans);
-        if stream::sanitized_rate(config.rate_per_minute) > 0.0 {
-            loop {
-                let index = plans.len();
-                let created =
-                    stream::instant_at(self.inner.start, stream::creation_offset_ms(config, index));
-                if created > at {
-                    break;
-                }
-                plans.push(OrderPlan::generate(config, self.inner.start, index));
-            }
-        }
-        plans
+    /// Locks the shop after generating every live order created up to `at`, or up to now when
+    /// `at` is later (see [`Self::trades_at`]).
+    fn shop_until(&self, at: DateTime<Utc>) -> MutexGuard<'_, Shop> {
+        let mut shop = lock(&self.inner.shop);
+        let until = at.min(Utc::now());
+        shop.generate_until(&self.inner.config, self.inner.start, until);
+        shop
     }
 }
 

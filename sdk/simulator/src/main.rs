@@ -42,6 +42,9 @@ struct Args {
     /// Milliseconds to wait before every router answer, to imitate a slow platform.
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Platform quantity of every SKU at start, in units (0 or more).
+    #[arg(long, default_value_t = 100)]
+    initial_stock: i64,
 }
 
 #[tokio::main]
@@ -64,6 +67,11 @@ async fn main() -> anyhow::Result<()> {
         "invalid --time-scale {}: expected a factor, 0 or more",
         args.time_scale
     );
+    anyhow::ensure!(
+        args.initial_stock >= 0,
+        "invalid --initial-stock {}: expected units, 0 or more",
+        args.initial_stock
+    );
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening on a non-loopback address");
     }
@@ -78,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         app_secret: args.app_secret,
         session: args.session,
         response_delay: Duration::from_millis(args.delay_ms),
+        initial_stock: args.initial_stock,
         ..SimulatorConfig::default()
     };
     let running = Simulator::start(config.clone(), args.listen).await?;
@@ -87,8 +96,9 @@ async fn main() -> anyhow::Result<()> {
     println!("app_key:     {}", config.app_key);
     println!("app_secret:  {}", config.app_secret);
     println!("session:     {}", config.session);
+    println!("stock page:  {}/_sim/", running.base_url());
     println!(
-        "admin:       {}/_sim/trades, /_sim/requests, /_sim/faults",
+        "admin:       {}/_sim/trades, /_sim/stock, /_sim/requests, /_sim/faults",
         running.base_url()
     );
     tracing::info!(
@@ -96,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
         rate_per_minute = config.rate_per_minute,
         history_orders = config.history_orders,
         time_scale = config.time_scale,
+        initial_stock = config.initial_stock,
         "simulating orders"
     );
 

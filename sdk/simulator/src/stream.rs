@@ -1,9 +1,15 @@
 //! The seeded order stream: what each order contains and when it moves through its lifecycle.
 //!
-//! Order `i` is drawn from ChaCha RNGs keyed by `(seed, i)`, so one order never depends on another.
+//! Order `i` is drawn from ChaCha RNGs keyed by `(seed, i)`, so one order's draw never depends on
+//! another's. A live order is then fitted to the stock that earlier orders left (see the `stock`
+//! module), so its lines can differ from the draw.
 //! Every lifecycle time is rounded down to a whole second. Because TOP times have second precision,
-//! a trade whose `modified` is second S has reached its state by the start of S, and a query whose
-//! window ends at S cannot miss a step taken later in S.
+//! a trade whose `modified` is second S has reached its planned state by the start of S, and a
+//! query whose window ends at S cannot miss a planned step taken later in S.
+//!
+//! NOTE: a manual change (shipping, memo, status) made during second S also gets `modified` S, so
+//! a query during S whose window ends at S can miss it. Pulls that end their window at least one
+//! second in the past return every change.
 
 use chrono::{DateTime, Duration, Utc};
 use rand::seq::SliceRandom;
@@ -12,17 +18,26 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::SimulatorConfig;
 use crate::catalog::{self, Product, Sku};
+use crate::changes::{self, ManualChange, PlanCut};
+use crate::scripted::{ResolvedLine, ScriptedTrade};
 use crate::trade::{LineSnapshot, TradeSnapshot, refund_status, status};
 
 /// Smallest simulated tid. Real TOP tids have 18–19 digits, above the 2^53 that JSON doubles hold.
 const TID_BASE: u64 = 1_900_000_000_000_000_000;
 /// Distance between the tids of consecutive orders. A trade's line oids lie within it.
 const TID_STRIDE: u64 = 1_000;
+/// Distance between the tid ranges of two seeds.
+const SEED_BLOCK_STRIDE: u64 = 10_000_000_000;
+/// Offset of scripted trades within a seed's tid range. Generated orders stay below it for their
+/// first 9 million indexes, so the two never share a tid.
+const SCRIPTED_TID_OFFSET: u64 = 9_000_000_000;
 
 /// RNG streams of one order, so that changing how one part is drawn leaves the others alone.
 const CONTENT_STREAM: u64 = 0;
 const LIFECYCLE_STREAM: u64 = 1;
 const TIMING_STREAM: u64 = 2;
+/// The stream of scripted trade `n`, keyed by `n` in place of an order index.
+const SCRIPTED_STREAM: u64 = 3;
 
 /// Unscaled lifecycle delay ranges, in seconds.
 const PAY_DELAY: (u64, u64) = (5, 10 * 60);
@@ -49,7 +64,8 @@ pub(crate) struct Event {
     pub step: Step,
 }
 
-/// Everything about one order: its fixed content and its timed lifecycle steps.
+/// Everything about one order: its fixed content, its timed lifecycle steps and the manual
+/// changes made to it.
 #[derive(Clone, Debug)]
 pub(crate) struct OrderPlan {
     pub created: DateTime<Utc>,
@@ -57,6 +73,24 @@ pub(crate) struct OrderPlan {
     pub initial: TradeSnapshot,
     /// Steps in time order.
     pub events: Vec<Event>,
+    /// Manual changes in time order, each at or after every step that had happened when it was
+    /// made. The `changes` module describes how they stop later steps.
+    pub changes: Vec<ManualChange>,
+}
+
+/// One entry of a trade's history as [`OrderPlan::walk`] replays it.
+enum Applied<'a> {
+    Step(&'a Event),
+    Change(&'a ManualChange),
+}
+
+impl Applied<'_> {
+    fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Step(event) => event.at,
+            Self::Change(change) => change.at,
+        }
+    }
 }
 
 impl OrderPlan {
@@ -80,6 +114,71 @@ impl OrderPlan {
             created,
             initial,
             events,
+            changes: Vec::new(),
+        }
+    }
+
+    /// Builds a scripted trade: scripted trade `number` of the seed, created at `created` with
+    /// the given lines. A paid trade has a pay step at its creation and no step after it.
+    pub fn scripted(
+        config: &SimulatorConfig,
+        number: u64,
+        spec: &ScriptedTrade,
+        lines: &[ResolvedLine],
+        created: DateTime<Utc>,
+    ) -> Self {
+        let mut rng = order_rng(config.seed, number as usize, SCRIPTED_STREAM);
+        let tid = scripted_tid(config.seed, number);
+        // `renumber_lines` sets the oids below.
+        let lines = lines
+            .iter()
+            .map(|&(product, sku, num)| new_line(tid, product, sku, num, 0))
+            .collect();
+        let mut initial = generate_trade_around(&mut rng, tid, created, Some(lines));
+        initial.post_fee_fen = 0;
+        initial.buyer_message = None;
+        initial.seller_memo = None;
+        if let Some(nick) = &spec.buyer_nick {
+            initial.buyer_nick.clone_from(nick);
+        }
+        renumber_lines(&mut initial);
+        let events = if spec.paid {
+            vec![Event {
+                at: created,
+                step: Step::Pay,
+            }]
+        } else {
+            Vec::new()
+        };
+        Self {
+            created,
+            initial,
+            events,
+            changes: Vec::new(),
+        }
+    }
+
+    /// Calls `visit` with every step and manual change that has happened by `at`, in time order.
+    /// A manual change comes after the steps of its own second, and planned steps that a change
+    /// stops are skipped.
+    fn walk<'a>(&'a self, at: DateTime<Utc>, mut visit: impl FnMut(Applied<'a>)) {
+        let mut changes = self
+            .changes
+            .iter()
+            .filter(|change| change.at <= at)
+            .peekable();
+        let mut cut = PlanCut::None;
+        for event in self.events.iter().take_while(|event| event.at <= at) {
+            while let Some(change) = changes.next_if(|change| change.at < event.at) {
+                cut = cut.after(change);
+                visit(Applied::Change(change));
+            }
+            if cut.keeps(event.step) {
+                visit(Applied::Step(event));
+            }
+        }
+        for change in changes {
+            visit(Applied::Change(change));
         }
     }
 
@@ -89,8 +188,9 @@ impl OrderPlan {
         if self.created > at {
             return None;
         }
-        let last_step = self.events.iter().take_while(|event| event.at <= at).last();
-        Some(last_step.map_or(self.created, |event| event.at))
+        let mut modified = self.created;
+        self.walk(at, |applied| modified = applied.at());
+        Some(modified)
     }
 
     /// Returns the trade in its state at `at`, or `None` when it has not been created yet.
@@ -99,10 +199,13 @@ impl OrderPlan {
             return None;
         }
         let mut trade = self.initial.clone();
-        for event in self.events.iter().take_while(|event| event.at <= at) {
-            apply_step(&mut trade, event);
-            trade.modified = event.at;
-        }
+        self.walk(at, |applied| {
+            match &applied {
+                Applied::Step(event) => apply_step(&mut trade, event),
+                Applied::Change(change) => changes::apply_change(&mut trade, change),
+            }
+            trade.modified = applied.at();
+        });
         for line in &mut trade.lines {
             line.status.clone_from(&trade.status);
         }
@@ -241,6 +344,17 @@ fn generate_trade(
     created: DateTime<Utc>,
 ) -> TradeSnapshot {
     let tid = generate_tid(rng, seed, index);
+    generate_trade_around(rng, tid, created, None)
+}
+
+/// Draws everything of a trade except its tid: the buyer, the receiver, the lines (unless
+/// `lines` gives them) and the notes. The draw order is the one the stream has always used.
+fn generate_trade_around(
+    rng: &mut ChaCha8Rng,
+    tid: u64,
+    created: DateTime<Utc>,
+    lines: Option<Vec<LineSnapshot>>,
+) -> TradeSnapshot {
     let buyer_nick = generate_nick(rng);
     let receiver_name = format!(
         "{}{}",
@@ -253,7 +367,7 @@ fn generate_trade(
         .expect("region table is not empty");
     let receiver_address = generate_street_address(rng, region.streets);
 
-    let lines = generate_lines(rng, tid);
+    let lines = lines.unwrap_or_else(|| generate_lines(rng, tid));
     let post_fee_fen = if rng.gen_bool(0.3) { 1_000 } else { 0 };
     let buyer_message = rng
         .gen_bool(0.2)
@@ -278,6 +392,7 @@ fn generate_trade(
         buyer_nick,
         buyer_message,
         seller_memo,
+        seller_flag: 0,
         receiver_name,
         receiver_mobile,
         receiver_state: region.state.to_owned(),
@@ -291,8 +406,19 @@ fn generate_trade(
 
 /// Builds a tid that grows with `index`, so tid order is creation order, and differs between seeds.
 fn generate_tid(rng: &mut ChaCha8Rng, seed: u64, index: usize) -> u64 {
+    seed_tid_base(seed) + index as u64 * TID_STRIDE + rng.gen_range(0..500)
+}
+
+/// Returns the tid of scripted trade `number`. Scripted tids grow with `number` but lie above
+/// every generated tid of the seed, so tid order is not creation order across the two kinds.
+pub(crate) fn scripted_tid(seed: u64, number: u64) -> u64 {
+    seed_tid_base(seed) + SCRIPTED_TID_OFFSET + number * TID_STRIDE
+}
+
+/// Returns the smallest tid of a seed's range.
+fn seed_tid_base(seed: u64) -> u64 {
     let seed_block = (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 100_000;
-    TID_BASE + seed_block * 10_000_000_000 + index as u64 * TID_STRIDE + rng.gen_range(0..500)
+    TID_BASE + seed_block * SEED_BLOCK_STRIDE
 }
 
 fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
@@ -381,26 +507,70 @@ fn generate_lines(rng: &mut ChaCha8Rng, tid: u64) -> Vec<LineSnapshot> {
             } else {
                 0
             };
-            LineSnapshot {
-                // A single-line trade reuses the tid as its oid, as TOP does.
-                oid: if single {
-                    tid
-                } else {
-                    tid + 1 + position as u64
-                },
-                num_iid: product.num_iid,
-                sku_id: sku.sku_id.to_string(),
-                outer_iid: product.outer_iid.to_owned(),
-                outer_sku_id: sku.outer_sku_id.to_owned(),
-                title: product.title.to_owned(),
-                sku_properties_name: sku.properties_name.to_owned(),
-                num,
-                price_fen: sku.price_fen,
-                total_fee_fen,
-                payment_fen: total_fee_fen - discount_fen,
-                status: status::WAIT_BUYER_PAY.to_owned(),
-                refund_status: refund_status::NO_REFUND.to_owned(),
-            }
+            // A single-line trade reuses the tid as its oid, as TOP does.
+            let oid = if single {
+                tid
+            } else {
+                tid + 1 + position as u64
+            };
+            new_line(oid, product, sku, num, discount_fen)
         })
         .collect()
+}
+
+fn new_line(oid: u64, product: &Product, sku: &Sku, num: u32, discount_fen: i64) -> LineSnapshot {
+    let total_fee_fen = sku.price_fen * i64::from(num);
+    LineSnapshot {
+        oid,
+        num_iid: product.num_iid,
+        sku_id: sku.sku_id.to_string(),
+        outer_iid: product.outer_iid.to_owned(),
+        outer_sku_id: sku.outer_sku_id.to_owned(),
+        title: product.title.to_owned(),
+        sku_properties_name: sku.properties_name.to_owned(),
+        num,
+        price_fen: sku.price_fen,
+        total_fee_fen,
+        payment_fen: total_fee_fen - discount_fen,
+        status: status::WAIT_BUYER_PAY.to_owned(),
+        refund_status: refund_status::NO_REFUND.to_owned(),
+        logistics_company: None,
+        invoice_no: None,
+    }
+}
+
+/// Moves a line to another SKU of its product, keeping its quantity and its discount rate.
+pub(crate) fn switch_sku(line: LineSnapshot, sku: &Sku) -> LineSnapshot {
+    let total_fee_fen = sku.price_fen * i64::from(line.num);
+    let old_discount = line.total_fee_fen - line.payment_fen;
+    let discount_fen = if old_discount > 0 && total_fee_fen > 1 && line.total_fee_fen > 0 {
+        (total_fee_fen * old_discount / line.total_fee_fen).clamp(1, total_fee_fen - 1)
+    } else {
+        0
+    };
+    LineSnapshot {
+        sku_id: sku.sku_id.to_string(),
+        outer_sku_id: sku.outer_sku_id.to_owned(),
+        sku_properties_name: sku.properties_name.to_owned(),
+        price_fen: sku.price_fen,
+        total_fee_fen,
+        payment_fen: total_fee_fen - discount_fen,
+        ..line
+    }
+}
+
+/// Sets the line oids from the tid (a single line reuses it, as TOP does) and recomputes the
+/// trade totals from the lines.
+pub(crate) fn renumber_lines(trade: &mut TradeSnapshot) {
+    let single = trade.lines.len() == 1;
+    for (position, line) in trade.lines.iter_mut().enumerate() {
+        line.oid = if single {
+            trade.tid
+        } else {
+            trade.tid + 1 + position as u64
+        };
+    }
+    trade.total_fee_fen = trade.lines.iter().map(|line| line.total_fee_fen).sum();
+    trade.payment_fen =
+        trade.lines.iter().map(|line| line.payment_fen).sum::<i64>() + trade.post_fee_fen;
 }

@@ -16,11 +16,24 @@ use serde_json::{Map, Value, json};
 
 use crate::sign::{SignMethod, top_sign};
 use crate::trade::{TradeSnapshot, parse_top_time};
-use crate::{Fault, RequestRecord, Simulator, TopError};
+use crate::{FaultSpec, RequestRecord, Simulator, TopError, admin, top_items, top_trades};
 
 const INCREMENT_GET: &str = "taobao.trades.sold.increment.get";
 const FULLINFO_GET: &str = "taobao.trade.fullinfo.get";
-const SUPPORTED_METHODS: &[&str] = &[INCREMENT_GET, FULLINFO_GET];
+const ITEMS_ONSALE_GET: &str = "taobao.items.onsale.get";
+const ITEM_SELLER_GET: &str = "taobao.item.seller.get";
+const ITEM_QUANTITY_UPDATE: &str = "taobao.item.quantity.update";
+const LOGISTICS_OFFLINE_SEND: &str = "taobao.logistics.offline.send";
+const TRADE_MEMO_UPDATE: &str = "taobao.trade.memo.update";
+const SUPPORTED_METHODS: &[&str] = &[
+    INCREMENT_GET,
+    FULLINFO_GET,
+    ITEMS_ONSALE_GET,
+    ITEM_SELLER_GET,
+    ITEM_QUANTITY_UPDATE,
+    LOGISTICS_OFFLINE_SEND,
+    TRADE_MEMO_UPDATE,
+];
 
 /// Statuses that `taobao.trades.sold.increment.get` accepts as a `status` filter. The simulator
 /// never produces some of them, and those filters match nothing.
@@ -48,30 +61,31 @@ pub(crate) fn router(simulator: Simulator) -> Router {
     Router::new()
         .route("/router/rest", get(handle_rest).post(handle_rest))
         .route("/_sim/health", get(health))
-        .route("/_sim/trades", get(list_trades))
+        .route("/_sim/trades", get(list_trades).post(admin::create_trade))
         .route("/_sim/requests", get(list_requests))
         .route(
             "/_sim/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
         )
+        .merge(admin::routes())
         .with_state(simulator)
 }
 
 /// Request parameters from the query string and a form body, in request order.
-struct Params {
+pub(crate) struct Params {
     pairs: Vec<(String, String)>,
 }
 
 impl Params {
     /// Returns the first non-empty value of `name`. TOP treats an empty value as absent.
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(key, value)| key == name && !value.is_empty())
             .map(|(_, value)| value.as_str())
     }
 
-    fn required(&self, name: &str) -> Result<&str, TopError> {
+    pub(crate) fn required(&self, name: &str) -> Result<&str, TopError> {
         self.get(name).ok_or_else(|| missing_argument(name))
     }
 
@@ -85,7 +99,7 @@ impl Params {
         })
     }
 
-    fn optional_bool(&self, name: &str) -> Result<bool, TopError> {
+    pub(crate) fn optional_bool(&self, name: &str) -> Result<bool, TopError> {
         match self.get(name) {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
@@ -96,7 +110,12 @@ impl Params {
         }
     }
 
-    fn optional_number(&self, name: &str, default: u64, max: u64) -> Result<u64, TopError> {
+    pub(crate) fn optional_number(
+        &self,
+        name: &str,
+        default: u64,
+        max: u64,
+    ) -> Result<u64, TopError> {
         let Some(text) = self.get(name) else {
             return Ok(default);
         };
@@ -108,9 +127,38 @@ impl Params {
             )),
         }
     }
+
+    /// Returns the value of `name` as an id (a positive integer such as `num_iid` or `tid`).
+    pub(crate) fn required_id(&self, name: &str) -> Result<u64, TopError> {
+        let text = self.required(name)?;
+        parse_id(name, text)
+    }
+
+    /// Returns the value of `name` as an id, or `None` when it is absent.
+    pub(crate) fn optional_id(&self, name: &str) -> Result<Option<u64>, TopError> {
+        self.get(name).map(|text| parse_id(name, text)).transpose()
+    }
+
+    /// Returns the value of `name` as a signed integer.
+    pub(crate) fn required_integer(&self, name: &str) -> Result<i64, TopError> {
+        let text = self.required(name)?;
+        text.trim()
+            .parse()
+            .map_err(|_| invalid_argument(name, format!("{text:?} is not an integer")))
+    }
 }
 
-fn missing_argument(name: &str) -> TopError {
+fn parse_id(name: &str, text: &str) -> Result<u64, TopError> {
+    match text.trim().parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(invalid_argument(
+            name,
+            format!("{text:?} is not a positive integer id"),
+        )),
+    }
+}
+
+pub(crate) fn missing_argument(name: &str) -> TopError {
     TopError::with_sub_code(
         40,
         "Missing required arguments",
@@ -119,7 +167,7 @@ fn missing_argument(name: &str) -> TopError {
     )
 }
 
-fn invalid_argument(name: &str, reason: String) -> TopError {
+pub(crate) fn invalid_argument(name: &str, reason: String) -> TopError {
     TopError::with_sub_code(
         41,
         "Invalid arguments",
@@ -233,6 +281,11 @@ fn handle_call(
     let content = match method {
         INCREMENT_GET => trades_sold_increment_get(simulator, params, now, simplify)?,
         FULLINFO_GET => trade_fullinfo_get(simulator, params, now, simplify)?,
+        ITEMS_ONSALE_GET => top_items::items_onsale_get(simulator, params, now, simplify)?,
+        ITEM_SELLER_GET => top_items::item_seller_get(simulator, params, now, simplify)?,
+        ITEM_QUANTITY_UPDATE => top_items::item_quantity_update(simulator, params, now, simplify)?,
+        LOGISTICS_OFFLINE_SEND => top_trades::logistics_offline_send(simulator, params, now)?,
+        TRADE_MEMO_UPDATE => top_trades::trade_memo_update(simulator, params, now)?,
         _ => unreachable!("check_common_params accepts only supported methods"),
     };
     Ok((response_root(method), content))
@@ -477,14 +530,9 @@ fn trade_fullinfo_get(
         .parse()
         .map_err(|_| invalid_argument("tid", format!("{tid_text:?} is not a trade number")))?;
 
-    let trade = simulator.trade_at(tid, now).ok_or_else(|| {
-        TopError::with_sub_code(
-            15,
-            "Remote service error",
-            "isv.trade-not-exist",
-            format!("trade {tid} does not exist"),
-        )
-    })?;
+    let trade = simulator
+        .trade_at(tid, now)
+        .ok_or_else(|| trade_not_found(tid))?;
     let mut content = Map::new();
     content.insert(
         "trade".to_owned(),
@@ -493,7 +541,16 @@ fn trade_fullinfo_get(
     Ok(content)
 }
 
-fn parse_fields(text: &str) -> Vec<&str> {
+/// Returns TOP's business error (code 15 `Remote service error`) with a sub_code and sub_msg.
+pub(crate) fn remote_error(sub_code: &str, sub_msg: impl Into<String>) -> TopError {
+    TopError::with_sub_code(15, "Remote service error", sub_code, sub_msg)
+}
+
+pub(crate) fn trade_not_found(tid: u64) -> TopError {
+    remote_error("isv.trade-not-exist", format!("trade {tid} does not exist"))
+}
+
+pub(crate) fn parse_fields(text: &str) -> Vec<&str> {
     text.split(',')
         .map(str::trim)
         .filter(|field| !field.is_empty())
@@ -516,12 +573,15 @@ async fn list_requests(State(simulator): State<Simulator>) -> Json<Vec<RequestRe
     Json(simulator.requests())
 }
 
-async fn list_faults(State(simulator): State<Simulator>) -> Json<Vec<Fault>> {
-    Json(simulator.faults())
+async fn list_faults(State(simulator): State<Simulator>) -> Json<Vec<FaultSpec>> {
+    Json(simulator.fault_specs())
 }
 
-async fn add_fault(State(simulator): State<Simulator>, Json(fault): Json<Fault>) -> Json<Value> {
-    simulator.inject_fault(fault);
+async fn add_fault(
+    State(simulator): State<Simulator>,
+    Json(fault): Json<FaultSpec>,
+) -> Json<Value> {
+    simulator.inject_fault_spec(fault);
     Json(json!({ "ok": true }))
 }
 

@@ -40,6 +40,7 @@ pub const TRADE_FIELDS: &[&str] = &[
     "buyer_nick",
     "buyer_message",
     "seller_memo",
+    "seller_flag",
     "receiver_name",
     "receiver_mobile",
     "receiver_state",
@@ -66,6 +67,8 @@ pub const ORDER_FIELDS: &[&str] = &[
     "payment",
     "status",
     "refund_status",
+    "logistics_company",
+    "invoice_no",
 ];
 
 /// The `yyyy-MM-dd HH:mm:ss` layout of TOP times, which are in UTC+8.
@@ -119,6 +122,10 @@ pub struct TradeSnapshot {
     pub buyer_nick: String,
     pub buyer_message: Option<String>,
     pub seller_memo: Option<String>,
+    /// TOP `seller_flag`: the colour flag (1 to 5) the seller put on the trade, 0 for none.
+    /// The TOP JSON leaves it out when it is 0.
+    #[serde(default)]
+    pub seller_flag: u8,
     pub receiver_name: String,
     /// Either a full 11-digit number or a masked one such as `138****5678`.
     pub receiver_mobile: String,
@@ -151,6 +158,12 @@ pub struct LineSnapshot {
     pub status: String,
     /// One of the constants in [`refund_status`].
     pub refund_status: String,
+    /// Carrier code (TOP `logistics_company`) of a shipment sent with `taobao.logistics.offline.send`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logistics_company: Option<String>,
+    /// Tracking number (TOP `invoice_no`) of a shipment sent with `taobao.logistics.offline.send`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_no: Option<String>,
 }
 
 /// Trade and line fields that a `fields` parameter selects.
@@ -255,6 +268,7 @@ impl TradeSnapshot {
             "buyer_nick" => text(&self.buyer_nick),
             "buyer_message" => self.buyer_message.as_deref().and_then(text),
             "seller_memo" => self.seller_memo.as_deref().and_then(text),
+            "seller_flag" => (self.seller_flag != 0).then(|| Value::from(self.seller_flag)),
             "receiver_name" => text(&self.receiver_name),
             "receiver_mobile" => text(&self.receiver_mobile),
             "receiver_state" => text(&self.receiver_state),
@@ -269,6 +283,7 @@ impl TradeSnapshot {
 
 impl LineSnapshot {
     /// Renders the line in the TOP JSON shape with only the requested fields, or all with `None`.
+    /// Fields without a value (`logistics_company` and `invoice_no` before shipping) are left out.
     pub fn to_top_json(&self, fields: Option<&[&str]>) -> Value {
         let mut line = Map::new();
         for &name in ORDER_FIELDS {
@@ -290,6 +305,14 @@ impl LineSnapshot {
                 "payment" => Value::from(format_yuan(self.payment_fen)),
                 "status" => Value::from(self.status.as_str()),
                 "refund_status" => Value::from(self.refund_status.as_str()),
+                "logistics_company" => match &self.logistics_company {
+                    Some(company) => Value::from(company.as_str()),
+                    None => continue,
+                },
+                "invoice_no" => match &self.invoice_no {
+                    Some(number) => Value::from(number.as_str()),
+                    None => continue,
+                },
                 _ => continue,
             };
             line.insert(name.to_owned(), value);
@@ -318,6 +341,8 @@ mod tests {
             payment_fen: 25_000,
             status: status::WAIT_SELLER_SEND_GOODS.to_owned(),
             refund_status: refund_status::NO_REFUND.to_owned(),
+            logistics_company: None,
+            invoice_no: None,
         };
         TradeSnapshot {
             tid: 1_900_000_000_000_000_123,
@@ -333,6 +358,7 @@ mod tests {
             buyer_nick: "快乐的小猫".to_owned(),
             buyer_message: Some("发顺丰".to_owned()),
             seller_memo: None,
+            seller_flag: 0,
             receiver_name: "王伟".to_owned(),
             receiver_mobile: "138****5678".to_owned(),
             receiver_state: "浙江省".to_owned(),

@@ -172,3 +172,28 @@ async fn orders_filter_and_page() {
     assert_eq!(response.status(), 202, "the server's own page may post");
     server.shutdown().await;
 }
+
+/// The page's editor script is served from the binary with a JavaScript type and a cache
+/// lifetime, and the page loads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn editor_script_served() {
+    init_logging();
+    let config = test_config(DbKind::Sqlite, "api-assets").await.unwrap();
+    let server = start_server(config).await;
+    let base = server.url();
+
+    let response = reqwest::get(format!("{base}/assets/editor.js")).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(header("content-type"), "text/javascript; charset=utf-8");
+    assert!(header("cache-control").contains("max-age="), "{}", header("cache-control"));
+    let script = response.text().await.unwrap();
+    let built = std::fs::read_to_string(workspace_root().join("core/src/http/assets/editor.js")).unwrap();
+    assert!(script == built, "the served script is the checked-in build");
+    assert!(script.contains("ShopkeeperEditor"));
+    assert!(script.len() < 500 * 1024, "the bundle is {} bytes", script.len());
+
+    let page = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"<script src="/assets/editor.js"></script>"#));
+    server.shutdown().await;
+}

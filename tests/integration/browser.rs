@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::key::Key;
 use fantoccini::{ClientBuilder, Locator};
 use shopkeeper::config::Overrides;
 use shopkeeper::demo::{Demo, DemoOptions};
@@ -166,7 +167,7 @@ async fn admin_installs_upgrades_and_rolls_back() {
         .map(|version| {
             let dir = temp_dir(&format!("bundle-{version}"));
             std::fs::copy(built.join("plugin.wasm"), dir.join("plugin.wasm")).unwrap();
-            let text = manifest.replacen("version = \"0.1.0\"", &format!("version = \"{version}\""), 1);
+            let text = shopkeeper_tests::with_manifest_value(&manifest, "version", version);
             std::fs::write(dir.join("plugin.toml"), text).unwrap();
             dir
         })
@@ -298,36 +299,115 @@ async fn merchant_edits_review_rule() {
     let url = server.url();
 
     client.goto(&format!("{url}/#rules")).await.unwrap();
-    client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("rule-source")).await.unwrap();
-    let type_source = |source: String| {
+    let content = client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#rule-source .cm-content")).await.unwrap();
+    // Runs a script with the rule editor's handle as `editor` and returns the script's result.
+    let with_editor = |script: &'static str, args: Vec<serde_json::Value>| {
         let client = client.clone();
         async move {
-            client
-                .execute(
-                    "const area = document.getElementById('rule-source'); area.focus(); area.value = arguments[0]; \
-                     area.dispatchEvent(new Event('input'));",
-                    vec![serde_json::Value::String(source)],
-                )
-                .await
-                .unwrap();
+            let body = format!("const editor = ShopkeeperEditor.find(document.getElementById('rule-source'));\n{script}");
+            client.execute(&body, args).await.unwrap()
         }
     };
-    // A syntax error on line 3 is marked in the gutter with the compiler's message.
-    type_source("fn review(order) {\n    let limit = 100;\n    let x = ;\n}\n".to_owned()).await;
-    let marked = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#rule-gutter .bad")).await.unwrap();
+
+    // The editor opens the active version with a line number for every line and highlighting.
+    let built_in = shopkeeper::rules::RuleKind::Review.built_in_source();
+    assert_eq!(with_editor("return editor.getValue();", vec![]).await.as_str(), Some(built_in));
+    let mut numbers = Vec::new();
+    for element in client.find_all(Locator::Css("#rule-source .cm-lineNumbers .cm-gutterElement")).await.unwrap() {
+        let text = element.text().await.unwrap();
+        // The gutter's first element only reserves its width and is hidden.
+        if !text.is_empty() {
+            numbers.push(text);
+        }
+    }
+    let expected: Vec<String> = (1..=built_in.split('\n').count()).map(|n| n.to_string()).collect();
+    assert_eq!(numbers, expected);
+    let colors = with_editor(
+        "const spans = [...document.querySelectorAll('#rule-source .cm-line span')];
+         const color = test => { const span = spans.find(test); return span ? getComputedStyle(span).color : null; };
+         return {
+             keyword: color(span => span.textContent === 'fn'),
+             string: color(span => span.textContent === '\"hold\"'),
+             comment: color(span => span.textContent.startsWith('// Review rule')),
+             plain: getComputedStyle(document.querySelector('#rule-source .cm-content')).color,
+         };",
+        vec![],
+    )
+    .await;
+    assert_eq!(colors["keyword"], "rgb(124, 58, 237)", "keywords are highlighted: {colors}");
+    assert_eq!(colors["string"], "rgb(4, 120, 87)", "strings are highlighted: {colors}");
+    assert_eq!(colors["comment"], "rgb(107, 114, 128)", "comments are highlighted: {colors}");
+    std::fs::write(screenshot_dir().join("rule-editor.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // Typed with real keys over the whole text: Enter indents by the open braces and `}` dedents.
+    let typed = "fn review(order) {\nlet limit = 100;\nlet x = ;\n}\n";
+    let mut keys = format!("{}a{}", Key::Control, Key::Null);
+    keys.extend(typed.chars().map(|ch| if ch == '\n' { char::from(Key::Enter) } else { ch }));
+    content.send_keys(&keys).await.unwrap();
+    let broken = "fn review(order) {\n    let limit = 100;\n    let x = ;\n}\n";
+    assert_eq!(with_editor("return editor.getValue();", vec![]).await.as_str(), Some(broken));
+
+    // The syntax error on line 3 is marked on its line number, its line and its column.
+    let marked = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#rule-source .cm-lineNumbers .cm-error-line-number"))
+        .await
+        .unwrap();
     assert_eq!(marked.text().await.unwrap(), "3");
     let message = client.find(Locator::Id("rule-message")).await.unwrap().text().await.unwrap();
     assert!(message.contains("line 3"), "{message}");
+    let column: usize = message
+        .split("column ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("the message names the column: {message}"));
+    let error_line = broken.lines().nth(2).unwrap();
+    let expected_mark: String = error_line.chars().nth(column - 1).map(String::from).unwrap_or_default();
+    let marks = with_editor(
+        "const lines = [...document.querySelectorAll('#rule-source .cm-content .cm-line')];
+         const mark = document.querySelector('#rule-source .cm-error-mark, #rule-source .cm-error-end');
+         return {
+             error_lines: lines.flatMap((line, i) => line.classList.contains('cm-error-line') ? [i + 1] : []),
+             mark_line: mark ? lines.indexOf(mark.closest('.cm-line')) + 1 : null,
+             mark_text: mark ? mark.textContent : null,
+             handle_line: editor.errorLine(),
+         };",
+        vec![],
+    )
+    .await;
+    assert_eq!(marks["error_lines"], serde_json::json!([3]), "{marks}");
+    assert_eq!(marks["mark_line"], 3, "{marks}");
+    assert_eq!(marks["mark_text"], expected_mark.as_str(), "column {column} of {error_line:?}: {marks}");
+    assert_eq!(marks["handle_line"], 3, "{marks}");
+
+    // Tab inserts four spaces and undo takes them out. The pause keeps the Tab out of the
+    // typing's undo group.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    content.send_keys(&format!("{}{}{}{}", Key::Control, Key::End, Key::Null, Key::Tab)).await.unwrap();
+    let with_tab = with_editor("return editor.getValue();", vec![]).await;
+    assert_eq!(with_tab.as_str(), Some(format!("{broken}    ").as_str()));
+    content.send_keys(&format!("{}z{}", Key::Control, Key::Null)).await.unwrap();
+    assert_eq!(with_editor("return editor.getValue();", vec![]).await.as_str(), Some(broken));
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//span[@id='rule-message' and contains(., 'line 3')]"))
+        .await
+        .unwrap();
+    assert_eq!(with_editor("return editor.errorLine();", vec![]).await, 3);
     std::fs::write(screenshot_dir().join("rule-error.png"), client.screenshot().await.unwrap()).unwrap();
 
-    // The fix compiles; saving makes version 2.
+    // The fix compiles and clears the marks, and saving it makes version 2.
     let fixed = shopkeeper::rules::RuleKind::Review.built_in_source().replacen(
         "fn review(order) {\n",
         "fn review(order) {\n    if order.item_count >= 3 && order.buyer_previous_orders >= 0 {\n        return #{ decision: \"review\", reason: \"three items or more\" };\n    }\n",
         1,
     );
-    type_source(fixed).await;
+    with_editor("editor.replaceDocument(arguments[0]);", vec![serde_json::Value::String(fixed)]).await;
     client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//span[@id='rule-message' and contains(., 'compiles')]")).await.unwrap();
+    assert!(client.find_all(Locator::Css("#rule-source .cm-error-line-number, #rule-source .cm-error-line")).await.unwrap().is_empty());
     client.find(Locator::Id("rule-save")).await.unwrap().click().await.unwrap();
     client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//main/h1[contains(., 'v2')]")).await.unwrap();
     assert_eq!(app.db.rule_versions("review").await.unwrap().len(), 2);
@@ -353,6 +433,30 @@ async fn merchant_edits_review_rule() {
     client.refresh().await.unwrap();
     client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//td[contains(@class,'decision')]//div[contains(., 'review v2')]")).await.unwrap();
     std::fs::write(screenshot_dir().join("orders-after-rule-change.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // Rolling back: version 1 from the history loads into the editor and is activated again.
+    client.goto(&format!("{url}/#rules")).await.unwrap();
+    client.refresh().await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#rule-versions a[data-load='1']")).await.unwrap().click().await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//button[@id='rule-activate' and contains(., 'v1')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//tr[@data-rule-version='1']//span[text()='active']")).await.unwrap();
+    assert_eq!(with_editor("return editor.getValue();", vec![]).await.as_str(), Some(built_in));
+    assert_eq!(app.rules.current().review.version, 1);
+
+    // The Chinese interface labels the rules page and the editor.
+    client.find(Locator::Id("lang")).await.unwrap().click().await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//button[@id='rule-save' and text()='保存为新版本']")).await.unwrap();
+    let label = client.find(Locator::Css("#rule-source .cm-content")).await.unwrap().attr("aria-label").await.unwrap();
+    assert_eq!(label.as_deref(), Some("规则脚本"));
+    std::fs::write(screenshot_dir().join("rule-history-zh.png"), client.screenshot().await.unwrap()).unwrap();
     client.close().await.unwrap();
     server.shutdown().await;
 }

@@ -11,7 +11,7 @@ use shopkeeper_tests::*;
 fn taobao_bundle(version: &str) -> (String, Vec<u8>) {
     let dir = plugins_dir().join("taobao");
     let manifest = std::fs::read_to_string(dir.join("plugin.toml")).unwrap();
-    let manifest = manifest.replacen("version = \"0.1.0\"", &format!("version = \"{version}\""), 1);
+    let manifest = shopkeeper_tests::with_manifest_value(&manifest, "version", version);
     (manifest, std::fs::read(dir.join("plugin.wasm")).unwrap())
 }
 

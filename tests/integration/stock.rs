@@ -368,3 +368,136 @@ mod ledger_property {
         super::ledger_property(shopkeeper_tests::DbKind::Postgres);
     }
 }
+
+/// Two simulated shops, both listing the catalog, synced every second by a running server.
+async fn two_shops(kind: DbKind, label: &str) -> Option<(shopkeeper::server::Server, Vec<shopkeeper_simulator::RunningSimulator>, Vec<Store>)> {
+    let config = test_config(kind, label).await?;
+    let mut simulators = Vec::new();
+    for seed in [11, 12] {
+        let sim_config = shopkeeper_simulator::SimulatorConfig { seed, rate_per_minute: 0.0, history_orders: 0, ..Default::default() };
+        simulators.push(shopkeeper_simulator::Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap()).await.unwrap());
+    }
+    let server = shopkeeper_tests::start_server(config).await;
+    let app = &server.app;
+    install_plugin(app, "taobao").await;
+    app.db.ensure_warehouse("MAIN", "Main warehouse", "浙江省", "杭州市").await.unwrap();
+    let mut stores = Vec::new();
+    for (name, simulator) in ["Store A", "Store B"].into_iter().zip(&simulators) {
+        stores.push(shopkeeper_tests::add_taobao_store(app, name, simulator, 1, 3600).await);
+    }
+    let db = app.db.clone();
+    shopkeeper_tests::wait_until(Duration::from_secs(30), "both stores' listings", || {
+        let db = db.clone();
+        async move {
+            let listings = db.listing_rows().await.map_err(|e| e.to_string())?;
+            let stores: std::collections::HashSet<i64> = listings.iter().map(|l| l.store_id).collect();
+            if stores.len() == 2 { Ok(()) } else { Err(format!("listings from {} stores", stores.len())) }
+        }
+    })
+    .await;
+    Some((server, simulators, stores))
+}
+
+/// Waits until every shop was told its current offer of `code`, and returns what each shop
+/// now shows.
+async fn wait_pushed(app: &App, simulators: &[shopkeeper_simulator::RunningSimulator], stores: &[Store], code: &str) -> Vec<i64> {
+    shopkeeper_tests::wait_until(Duration::from_secs(30), &format!("offers of {code} pushed"), || async {
+        let offers = app.db.offer_rows().await.map_err(|e| e.to_string())?;
+        let mut shown = Vec::new();
+        for (store, simulator) in stores.iter().zip(simulators) {
+            let offer = offers.iter().find(|o| o.store_id == store.id && o.sku_code == code).ok_or("no offer yet")?;
+            let quantity = simulator.simulator.quantity_of(code).ok_or("unknown SKU")?;
+            if offer.pending || quantity != offer.offered {
+                return Err(format!("{}: offered {}, shop shows {quantity}, pending {}", store.name, offer.offered, offer.pending));
+            }
+            shown.push(quantity);
+        }
+        Ok(shown)
+    })
+    .await
+}
+
+/// What the shops are told always subtracts every open order, approved but not yet shipped
+/// ones included, and a sale in one shop lowers what the other offers.
+async fn push_subtracts_open_orders(kind: DbKind) {
+    let Some((server, simulators, stores)) = two_shops(kind, "push-open").await else { return };
+    let app = &server.app;
+    let code = "TEA-LJ-250G";
+    let change = StockChange::Stocktake { sku: code.into(), warehouse: "MAIN".into(), counted: 10, reason: String::new() };
+    shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap();
+    let shown = wait_pushed(app, &simulators, &stores, code).await;
+    assert_eq!(shown.iter().sum::<i64>(), 10, "{shown:?}");
+    assert!(shown.iter().all(|&q| q > 0), "both shops sell it: {shown:?}");
+    // Only the counted SKU is managed; the shops' other listings were never overwritten.
+    for simulator in &simulators {
+        assert!(simulator.simulator.quantity_updates().iter().all(|u| u.outer_sku_id == code));
+    }
+
+    // A buyer takes 3 units in shop A; the order is reserved but not picked or shipped.
+    let tid = simulators[0].simulator.add_trade(shopkeeper_simulator::ScriptedTrade::new([(code, 3)]));
+    let shown = shopkeeper_tests::wait_until(Duration::from_secs(30), "the sale reserved and pushed", || async {
+        let (on_hand, reserved) = available(app, code).await;
+        if (on_hand, reserved) != (10, 3) {
+            return Err(format!("level {on_hand}/{reserved}"));
+        }
+        Ok(wait_pushed(app, &simulators, &stores, code).await)
+    })
+    .await;
+    assert_eq!(shown.iter().sum::<i64>(), 7, "the 3 open units are offered nowhere: {shown:?}");
+    let told_b: Vec<i64> = simulators[1].simulator.quantity_updates().iter().map(|u| u.value).collect();
+    assert!(told_b.len() >= 2 && told_b.last() < told_b.first(), "shop B was told less after the sale in A: {told_b:?}");
+
+    // Shipping consumes the reservation; the offers stay at what is left.
+    simulators[0].simulator.set_trade_status(tid, "WAIT_BUYER_CONFIRM_GOODS").unwrap();
+    shopkeeper_tests::wait_until(Duration::from_secs(30), "the shipment consumed the reservation", || async {
+        match available(app, code).await {
+            (7, 0) => Ok(()),
+            other => Err(format!("level {other:?}")),
+        }
+    })
+    .await;
+    let shown = wait_pushed(app, &simulators, &stores, code).await;
+    assert_eq!(shown.iter().sum::<i64>(), 7);
+    assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
+    for simulator in &simulators {
+        assert_eq!(simulator.simulator.oversold_units(), 0);
+    }
+}
+on_both_databases!(push_subtracts_open_orders);
+
+/// A push that meets Taobao's call-limit error on every third call still delivers every SKU,
+/// waiting as long as each ban says.
+async fn push_waits_on_rate_limit(kind: DbKind) {
+    let Some((server, simulators, stores)) = two_shops(kind, "push-limit").await else { return };
+    let app = &server.app;
+    for simulator in &simulators {
+        let fault = shopkeeper_simulator::Fault {
+            api_method: Some("taobao.item.quantity.update".into()),
+            count: 6,
+            error: shopkeeper_simulator::TopError::call_limited(1),
+        };
+        simulator.simulator.inject_periodic_fault(fault, 3);
+    }
+    let codes: Vec<&str> = shopkeeper_simulator::catalog::skus().map(|(_, sku)| sku.outer_sku_id).take(10).collect();
+    for (index, code) in codes.iter().enumerate() {
+        let change = StockChange::Receipt { sku: (*code).into(), warehouse: "MAIN".into(), quantity: 4 + index as i64, reason: String::new() };
+        shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap();
+    }
+    for code in &codes {
+        let shown = wait_pushed(app, &simulators, &stores, code).await;
+        let free = available(app, code).await.0;
+        assert_eq!(shown.iter().sum::<i64>(), free, "{code}: {shown:?}");
+    }
+    for simulator in &simulators {
+        let calls: Vec<_> = simulator.simulator.requests().into_iter().filter(|r| r.api_method.as_deref() == Some("taobao.item.quantity.update")).collect();
+        let limited: Vec<usize> = calls.iter().enumerate().filter(|(_, r)| r.error_code == Some(7)).map(|(i, _)| i).collect();
+        assert!(limited.len() >= 3, "the platform limited some pushes: {limited:?}");
+        for index in limited {
+            if let Some(next) = calls.get(index + 1) {
+                let waited = next.at - calls[index].at;
+                assert!(waited >= chrono::Duration::milliseconds(1_900), "after a 1 s ban (wait N + 1 s) the next push came {waited:?} later");
+            }
+        }
+    }
+}
+on_both_databases!(push_waits_on_rate_limit);

@@ -186,3 +186,23 @@ pub fn init_logging() {
     let filter = std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
+
+/// Returns `manifest` with its top-level `key = "..."` line (such as `version` or `world`) set
+/// to `value`.
+pub fn with_manifest_value(manifest: &str, key: &str, value: &str) -> String {
+    let prefix = format!("{key} = ");
+    let mut replaced = false;
+    let lines: Vec<String> = manifest
+        .lines()
+        .map(|line| {
+            if !replaced && line.starts_with(&prefix) {
+                replaced = true;
+                format!("{key} = \"{value}\"")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert!(replaced, "manifest has no `{key}` line");
+    lines.join("\n") + "\n"
+}

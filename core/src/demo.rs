@@ -1,4 +1,5 @@
-//! `shopkeeper demo`: a server with one Taobao store syncing from the built-in simulator.
+//! `shopkeeper demo`: a server with two Taobao stores syncing from built-in simulators and
+//! sharing one warehouse's stock.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,6 +14,10 @@ use crate::server::Server;
 use crate::storage::stores::NewStore;
 
 pub const DEMO_STORE: &str = "Demo Taobao store";
+pub const DEMO_OUTLET: &str = "Demo Taobao outlet";
+
+/// Units of each catalog SKU the demo counts into its warehouse on first start.
+pub const DEMO_STOCK_PER_SKU: i64 = 30;
 
 pub struct DemoOptions {
     pub overrides: Overrides,
@@ -20,13 +25,17 @@ pub struct DemoOptions {
     pub plugins_dir: PathBuf,
     pub seed: u64,
     pub orders_per_minute: f64,
+    /// Address of the first simulated shop; the second listens on the next port (or on a free
+    /// one when this port is 0).
     pub simulator_listen: SocketAddr,
 }
 
-/// A demo whose server and simulator run in this process.
+/// A demo whose server and two simulated shops run in this process. Both shops list the same
+/// catalog and share the warehouse's stock.
 pub struct Demo {
     pub server: Server,
-    pub simulator: RunningSimulator,
+    /// The main store's shop, then the outlet's.
+    pub simulators: Vec<RunningSimulator>,
     pub data_dir: PathBuf,
 }
 
@@ -46,21 +55,30 @@ impl Demo {
         config.sync.lag = Duration::from_secs(1);
         config.sync.overlap = Duration::from_secs(20);
 
-        let simulator = Simulator::start(
-            SimulatorConfig {
-                seed: options.seed,
-                rate_per_minute: options.orders_per_minute,
-                // Half an hour of history at half the real pace: most recent orders are paid
-                // and waiting to ship, older ones show the later statuses.
-                history_orders: 60,
-                history_span: Duration::from_secs(30 * 60),
-                time_scale: 0.5,
-                ..SimulatorConfig::default()
-            },
-            options.simulator_listen,
-        )
-        .await
-        .context("failed to start the marketplace simulator")?;
+        let mut simulators = Vec::new();
+        for (index, share) in [(0u16, 1.0), (1, 0.5)] {
+            let mut listen = options.simulator_listen;
+            if listen.port() != 0 {
+                listen.set_port(listen.port() + index);
+            }
+            let simulator = Simulator::start(
+                SimulatorConfig {
+                    seed: options.seed + u64::from(index),
+                    // The outlet sells at half the main store's pace.
+                    rate_per_minute: options.orders_per_minute * share,
+                    // Half an hour of history at half the real pace: most recent orders are
+                    // paid and waiting to ship, older ones show the later statuses.
+                    history_orders: 60,
+                    history_span: Duration::from_secs(30 * 60),
+                    time_scale: 0.5,
+                    ..SimulatorConfig::default()
+                },
+                listen,
+            )
+            .await
+            .with_context(|| format!("failed to start marketplace simulator {} on {listen}", index + 1))?;
+            simulators.push(simulator);
+        }
 
         let server = Server::start(config).await?;
         let app = &server.app;
@@ -69,39 +87,71 @@ impl Demo {
             format!("failed to install the Taobao plugin from {}; `cargo xtask demo` builds it", plugin_dir.display())
         })?;
         app.db.ensure_warehouse("WH-HZ", "杭州总仓", "浙江省", "杭州市").await?;
+        stock_catalog(app).await?;
 
-        let router_url = simulator.router_url();
-        let origin = format!("http://{}", simulator.addr);
-        let config: BTreeMap<String, String> = [
-            ("endpoint", router_url.as_str()),
-            ("app_key", shopkeeper_simulator::DEMO_APP_KEY),
-            ("app_secret", shopkeeper_simulator::DEMO_APP_SECRET),
-            ("session", shopkeeper_simulator::DEMO_SESSION),
-            ("sign_method", "hmac-sha256"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        let store = match app.db.store_by_name(DEMO_STORE).await? {
-            Some(existing) => {
-                // A reused data folder: point the store at this run's simulator.
-                app.db.update_store_connection(existing.id, &config, std::slice::from_ref(&origin)).await?;
-                existing
-            }
-            None => {
-                app.add_store(&NewStore {
-                    name: DEMO_STORE.to_owned(),
-                    platform: "taobao".to_owned(),
-                    plugin_id: "taobao".to_owned(),
-                    config,
-                    approved_origins: vec![origin],
-                    sync_interval_secs: 3,
-                    initial_lookback_secs: 3 * 3600,
-                })
-                .await?
-            }
-        };
-        app.scheduler.trigger(store.id);
-        Ok(Demo { server, simulator, data_dir })
+        for (name, simulator) in [DEMO_STORE, DEMO_OUTLET].into_iter().zip(&simulators) {
+            let store = connect_store(app, name, simulator).await?;
+            app.scheduler.trigger(store.id);
+        }
+        Ok(Demo { server, simulators, data_dir })
     }
+}
+
+/// Counts [`DEMO_STOCK_PER_SKU`] units of every catalog SKU into the warehouse, once: a SKU
+/// already stock-managed (a reused data folder) keeps its stock.
+async fn stock_catalog(app: &crate::server::App) -> anyhow::Result<()> {
+    for (product, sku) in shopkeeper_simulator::catalog::skus() {
+        let tracked: Option<i64> = sqlx::query_scalar("SELECT stock_tracked FROM skus WHERE code = $1")
+            .bind(sku.outer_sku_id)
+            .fetch_optional(app.db.pool())
+            .await?;
+        if tracked == Some(1) {
+            continue;
+        }
+        let mut write = app.db.begin_write().await?;
+        write.create_sku(sku.outer_sku_id, &format!("{} {}", product.title, sku.properties_name)).await?;
+        write.commit().await?;
+        let change = crate::stock::StockChange::Stocktake {
+            sku: sku.outer_sku_id.to_owned(),
+            warehouse: "WH-HZ".to_owned(),
+            counted: DEMO_STOCK_PER_SKU,
+            reason: "demo opening stock".to_owned(),
+        };
+        crate::stock::apply_change(&app.db, &app.rules, &change, "demo").await?;
+    }
+    Ok(())
+}
+
+async fn connect_store(app: &crate::server::App, name: &str, simulator: &RunningSimulator) -> anyhow::Result<crate::storage::stores::Store> {
+    let router_url = simulator.router_url();
+    let origin = format!("http://{}", simulator.addr);
+    let config: BTreeMap<String, String> = [
+        ("endpoint", router_url.as_str()),
+        ("app_key", shopkeeper_simulator::DEMO_APP_KEY),
+        ("app_secret", shopkeeper_simulator::DEMO_APP_SECRET),
+        ("session", shopkeeper_simulator::DEMO_SESSION),
+        ("sign_method", "hmac-sha256"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    Ok(match app.db.store_by_name(name).await? {
+        Some(existing) => {
+            // A reused data folder: point the store at this run's simulator.
+            app.db.update_store_connection(existing.id, &config, std::slice::from_ref(&origin)).await?;
+            existing
+        }
+        None => {
+            app.add_store(&NewStore {
+                name: name.to_owned(),
+                platform: "taobao".to_owned(),
+                plugin_id: "taobao".to_owned(),
+                config,
+                approved_origins: vec![origin],
+                sync_interval_secs: 3,
+                initial_lookback_secs: 3 * 3600,
+            })
+            .await?
+        }
+    })
 }

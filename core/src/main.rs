@@ -21,7 +21,8 @@ struct Cli {
 enum Command {
     /// Run the server: sync every store, serve the API and the web UI.
     Serve(ServerArgs),
-    /// Run a server with a demo Taobao store that syncs from the built-in marketplace simulator.
+    /// Run a server with two demo Taobao stores that sync from built-in marketplace simulators
+    /// and share one warehouse's stock.
     Demo {
         #[command(flatten)]
         server: ServerArgs,
@@ -283,7 +284,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             println!();
             println!("  Shopkeeper demo is running. Open {} in a browser.", demo.server.url());
-            println!("  Simulated Taobao router: {}", demo.simulator.router_url());
+            for (name, simulator) in [shopkeeper::demo::DEMO_STORE, shopkeeper::demo::DEMO_OUTLET].iter().zip(&demo.simulators) {
+                println!("  {name}: simulated shop at {}/_sim/ (stock and a sell button), router {}", simulator.base_url(), simulator.router_url());
+            }
             println!("  Data folder: {}", demo.data_dir.display());
             println!("  Stop with Ctrl-C.");
             println!();

@@ -136,6 +136,58 @@ async fn demo_shows_orders_with_decisions() {
     client.find(Locator::Id("lang")).await.unwrap().click().await.unwrap();
     client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath("//header//a[text()='订单']")).await.unwrap();
     std::fs::write(screenshots.join("held-zh.png"), client.screenshot().await.unwrap()).unwrap();
+    client.find(Locator::Id("lang")).await.unwrap().click().await.unwrap();
+
+    // The two shops share the warehouse's stock: a sale in the main store lowers what the
+    // outlet is told within seconds, as the outlet's simulator shows.
+    let code = "TEA-LJ-250G";
+    let app = &demo.server.app;
+    let told_outlet = || demo.simulators[1].simulator.quantity_updates().iter().rev().find(|u| u.outer_sku_id == code).map(|u| u.value);
+    let outlet_before = wait_until(Duration::from_secs(60), "the outlet told its share", || async {
+        let offers = app.db.offer_rows().await.map_err(|e| e.to_string())?;
+        let offer = offers.iter().find(|o| o.store_name == shopkeeper::demo::DEMO_OUTLET && o.sku_code == code).ok_or("no offer")?;
+        match told_outlet() {
+            Some(told) if !offer.pending && told == offer.offered => Ok(told),
+            other => Err(format!("offered {}, told {other:?}", offer.offered)),
+        }
+    })
+    .await;
+    let free_before = app.db.stock_rows().await.unwrap().iter().find(|r| r.sku_code == code).unwrap().available;
+    assert!(free_before >= 6, "enough stock left for the test: {free_before}");
+    // Sell what the main store offers, up to 3 units, so the shop never sells beyond its stock.
+    let units = demo.simulators[0].simulator.quantity_of(code).unwrap().min(3);
+    assert!(units >= 1, "the main store offers {code}");
+    let sold = shopkeeper_simulator::ScriptedTrade::new([(code, units as u32)]);
+    demo.simulators[0].simulator.add_trade(sold);
+    let started = std::time::Instant::now();
+    let outlet_after = wait_until(Duration::from_secs(30), "the outlet told a lower share", || async {
+        match told_outlet() {
+            Some(told) if told < outlet_before => Ok(told),
+            other => Err(format!("outlet still told {other:?}, was {outlet_before}")),
+        }
+    })
+    .await;
+    eprintln!("outlet offer of {code}: {outlet_before} -> {outlet_after} in {:?} after the sale", started.elapsed());
+    let total_offered: i64 = app.db.offer_rows().await.unwrap().iter().filter(|o| o.sku_code == code).map(|o| o.offered).sum();
+    let free_after = app.db.stock_rows().await.unwrap().iter().find(|r| r.sku_code == code).unwrap().available;
+    assert!(total_offered <= free_after, "offered {total_offered} of {free_after} free");
+
+    client.goto(&format!("{url}/#stock")).await.unwrap();
+    client.refresh().await.unwrap();
+    let row = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(&format!("#stock-levels tr[data-sku='{code}'] td.reserved")))
+        .await
+        .unwrap();
+    assert_ne!(row.text().await.unwrap(), "0", "the sale's reservation shows on the Stock page");
+    std::fs::write(screenshots.join("stock.png"), client.screenshot().await.unwrap()).unwrap();
+    client.goto(&format!("{}/_sim/", demo.simulators[1].base_url())).await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("table")).await.unwrap();
+    std::fs::write(screenshots.join("outlet-simulator.png"), client.screenshot().await.unwrap()).unwrap();
+    for simulator in &demo.simulators {
+        assert_eq!(simulator.simulator.oversold_units(), 0);
+    }
 
     client.close().await.unwrap();
     demo.server.shutdown().await;

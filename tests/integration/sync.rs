@@ -173,7 +173,8 @@ async fn bad_credentials_then_recovery(kind: DbKind) {
         let error = failed.error.unwrap();
         assert!(error.contains(message), "{error}");
         assert!(error.contains(code), "{error}");
-        assert!(error.contains("taobao@0.1.0") && error.contains(&new_store.name), "the error names plugin and store: {error}");
+        let version = app.db.current_plugin("taobao").await.unwrap().unwrap().version;
+        assert!(error.contains(&format!("taobao@{version}")) && error.contains(&new_store.name), "the error names plugin and store: {error}");
         assert_eq!(app.db.list_orders(&OrderFilter { store_id: Some(store.id), limit: 10, ..OrderFilter::default() }).await.unwrap().len(), 0);
 
         // The admin fixes the configuration; the next run catches up with every order.

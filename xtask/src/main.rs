@@ -144,7 +144,7 @@ fn build_python_plugin(on_ci: bool) -> anyhow::Result<bool> {
 fn bench() -> anyhow::Result<()> {
     let plugins = build_plugins()?;
     let mut command = cargo();
-    command.args(["bench", "--package", "shopkeeper-tests", "--bench", "intake", "--bench", "plugin_host", "--bench", "rules"]);
+    command.args(["bench", "--package", "shopkeeper-tests", "--bench", "intake", "--bench", "plugin_host", "--bench", "rules", "--bench", "stock"]);
     command.env("SHOPKEEPER_TEST_PLUGINS", &plugins);
     run(command)
 }

@@ -311,43 +311,42 @@ impl WriteTx {
     /// The stores that list a SKU, with what the share rule needs about each.
     pub async fn offer_targets(&mut self, sku_id: i64, since_ms: i64) -> anyhow::Result<Vec<OfferTarget>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT s.id, s.name, s.platform, COALESCE(o.adjustment, 0) AS adjustment \
-             FROM store_listings l JOIN stores s ON s.id = l.store_id \
-             LEFT JOIN stock_offers o ON o.store_id = s.id AND o.sku_id = l.sku_id \
-             WHERE l.sku_id = $1 ORDER BY s.id",
+            "SELECT s.id, s.name, s.platform, COALESCE(o.adjustment, 0) AS adjustment, \
+             CAST(COALESCE((SELECT SUM(r.quantity) FROM reservations r WHERE r.sku_id = l.sku_id AND r.store_id = s.id \
+             AND r.created_at >= $2 AND r.state <> 'released'), 0) AS BIGINT) AS sales \
+             FROM (SELECT DISTINCT store_id, sku_id FROM store_listings WHERE sku_id = $1) l JOIN stores s ON s.id = l.store_id \
+             LEFT JOIN stock_offers o ON o.store_id = s.id AND o.sku_id = l.sku_id ORDER BY s.id",
         )
         .bind(sku_id)
+        .bind(since_ms)
         .fetch_all(&mut *self.tx)
         .await
         .context("failed to read the stores listing a SKU")?;
-        let mut targets = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let store_id: i64 = row.try_get("id")?;
-            let warehouses = sqlx::query("SELECT warehouse_id FROM store_warehouses WHERE store_id = $1 ORDER BY warehouse_id")
-                .bind(store_id)
-                .fetch_all(&mut *self.tx)
-                .await
-                .context("failed to read store warehouses")?;
-            let sales = sqlx::query(
-                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM reservations WHERE sku_id = $1 AND store_id = $2 \
-                 AND created_at >= $3 AND state <> 'released'",
-            )
-            .bind(sku_id)
-            .bind(store_id)
-            .bind(since_ms)
-            .fetch_one(&mut *self.tx)
-            .await
-            .context("failed to count recent sales")?;
-            targets.push(OfferTarget {
-                store_id,
-                store_name: row.try_get("name")?,
-                platform: row.try_get("platform")?,
-                warehouse_ids: warehouses.iter().map(|r| r.try_get("warehouse_id")).collect::<Result<_, _>>()?,
-                adjustment: row.try_get("adjustment")?,
-                sales_7d: sales.try_get("n")?,
-            })
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(targets)
+        // Few stores restrict their warehouses, so one read of the whole table serves them all.
+        let restricted = sqlx::query("SELECT store_id, warehouse_id FROM store_warehouses ORDER BY store_id, warehouse_id")
+            .fetch_all(&mut *self.tx)
+            .await
+            .context("failed to read store warehouses")?;
+        let mut warehouses: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for row in &restricted {
+            warehouses.entry(row.try_get("store_id")?).or_default().push(row.try_get("warehouse_id")?);
+        }
+        rows.iter()
+            .map(|row| {
+                let store_id: i64 = row.try_get("id")?;
+                Ok(OfferTarget {
+                    store_id,
+                    store_name: row.try_get("name")?,
+                    platform: row.try_get("platform")?,
+                    warehouse_ids: warehouses.remove(&store_id).unwrap_or_default(),
+                    adjustment: row.try_get("adjustment")?,
+                    sales_7d: row.try_get("sales")?,
+                })
+            })
+            .collect()
     }
 
     /// Stores a newly computed offer. An unchanged offer leaves the row alone; a changed one

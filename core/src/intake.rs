@@ -90,6 +90,9 @@ pub async fn store_page(
                 let decided = decide(&mut write, rules, &rule_set, store, &warehouses, order, &skus, &history).await?;
                 let id = write.insert_order(order, &from, decided.workflow, &decided.decisions).await?;
                 reserve(&mut write, store.id, id, &decided.reservations, &mut touched).await?;
+                if let Some(split) = &decided.split {
+                    write.replace_shipments(id, split).await?;
+                }
                 counts.created += 1;
             }
             Action::UpdateAndDecide => {
@@ -101,6 +104,9 @@ pub async fn store_page(
                 } else {
                     write.update_order(stored.id, order, &from, Some((decided.workflow, &decided.decisions))).await?;
                     reserve(&mut write, store.id, stored.id, &decided.reservations, &mut touched).await?;
+                    if let Some(split) = &decided.split {
+                        write.replace_shipments(stored.id, split).await?;
+                    }
                 }
                 counts.updated += 1;
             }
@@ -148,6 +154,9 @@ pub async fn retry_order(db: &Db, rules: &RuleBook, order_id: i64) -> anyhow::Re
     write.set_decisions(order_id, decided.workflow, &decided.decisions).await?;
     let mut touched = Vec::new();
     reserve(&mut write, store.id, order_id, &decided.reservations, &mut touched).await?;
+    if let Some(split) = &decided.split {
+        write.replace_shipments(order_id, split).await?;
+    }
     crate::stock::recompute_offers(&mut write, rules, &rule_set, &touched).await?;
     write.commit().await?;
     Ok(decided.workflow)
@@ -184,6 +193,7 @@ struct Decided {
     workflow: WorkflowState,
     decisions: Decisions,
     reservations: Vec<PlannedReservation>,
+    split: Option<crate::rules::Split>,
 }
 
 async fn reserve(
@@ -269,7 +279,7 @@ async fn decide(
     history: &BuyerHistory,
 ) -> anyhow::Result<Decided> {
     let mut decisions = Decisions::default();
-    let undecided = |workflow| Decided { workflow, decisions: Decisions::default(), reservations: Vec::new() };
+    let undecided = |workflow| Decided { workflow, decisions: Decisions::default(), reservations: Vec::new(), split: None };
     match order.status {
         PlatformStatus::Unpaid => return Ok(undecided(WorkflowState::AwaitingPayment)),
         PlatformStatus::Shipped | PlatformStatus::Completed | PlatformStatus::Closed | PlatformStatus::Refunded => {
@@ -295,12 +305,22 @@ async fn decide(
         return Ok(exception(store, order, decisions, error));
     }
 
-    // Free stock of the order's stock-managed SKUs, per warehouse.
+    // Free stock of the order's stock-managed SKUs, per warehouse, and this store's recent
+    // sales of them: what the `stock` and `sales` helpers return to the scripts.
     let mut free: HashMap<(i64, i64), i64> = HashMap::new();
     let mut stock_maps: HashMap<i64, Map> = warehouses.iter().map(|w| (w.id, Map::new())).collect();
-    for sku in skus.iter().flatten().filter(|sku| sku.tracked) {
+    let mut facts = crate::rules::Facts::default();
+    for sku in skus.iter().flatten() {
+        let sold = write.store_sales(store.id, sku.id, crate::now_ms() - 7 * 24 * 3600 * 1000).await?;
+        facts.sales.insert((store.name.clone(), sku.code.clone()), sold);
+        if !sku.tracked {
+            continue;
+        }
         for level in write.sku_levels(sku.id).await? {
             free.insert((sku.id, level.warehouse_id), level.available());
+            if let Some(warehouse) = warehouses.iter().find(|w| w.id == level.warehouse_id) {
+                facts.stock.entry(sku.code.clone()).or_default().push((warehouse.code.clone(), level.available()));
+            }
             if let Some(map) = stock_maps.get_mut(&level.warehouse_id) {
                 map.insert(sku.code.as_str().into(), level.available().into());
             }
@@ -320,7 +340,7 @@ async fn decide(
         input.insert("lines".into(), Dynamic::from_array(lines));
     }
     let stock: Vec<Map> = warehouses.iter().map(|w| stock_maps.remove(&w.id).unwrap_or_default()).collect();
-    let allocation = match rules.allocate(rule_set, &input, warehouses, &stock, order.lines.len()) {
+    let allocation = match crate::rules::with_facts(&facts, || rules.allocate(rule_set, &input, warehouses, &stock, order.lines.len())) {
         Ok(allocation) => allocation,
         Err(error) => return Ok(exception(store, order, decisions, error.to_string())),
     };
@@ -356,7 +376,7 @@ async fn decide(
 
     input.insert("warehouse".into(), allocation.warehouse_code.clone().into());
     input.insert("reserved".into(), (!reservations.is_empty()).into());
-    let review = match rules.review(rule_set, &input) {
+    let review = match crate::rules::with_facts(&facts, || rules.review(rule_set, &input)) {
         Ok(review) => review,
         Err(error) => return Ok(exception(store, order, decisions, error.to_string())),
     };
@@ -377,11 +397,29 @@ async fn decide(
             WorkflowState::PendingReview
         }
     };
-    Ok(Decided { workflow, decisions, reservations })
+
+    // The parcels: each line with the warehouse it ships from and what the split rule weighs.
+    if let Some(Ok(mut lines)) = input.get("lines").map(|lines| lines.clone().into_array()) {
+        for (index, (line, sku)) in lines.iter_mut().zip(skus).enumerate() {
+            if let Some(mut map) = line.clone().try_cast::<Map>() {
+                let code = allocation.line_warehouses.get(index).unwrap_or(&allocation.warehouse_code);
+                map.insert("warehouse".into(), code.as_str().into());
+                map.insert("weight_grams".into(), sku.as_ref().map_or(0, |sku| sku.weight_grams).into());
+                map.insert("presale".into(), sku.as_ref().is_some_and(|sku| sku.presale).into());
+                *line = Dynamic::from_map(map);
+            }
+        }
+        input.insert("lines".into(), Dynamic::from_array(lines));
+    }
+    let split = match crate::rules::with_facts(&facts, || rules.split(rule_set, &input)) {
+        Ok(split) => split,
+        Err(error) => return Ok(exception(store, order, decisions, error.to_string())),
+    };
+    Ok(Decided { workflow, decisions, reservations, split: Some(split) })
 }
 
 fn exception(store: &Store, order: &IncomingOrder, mut decisions: Decisions, error: String) -> Decided {
     tracing::warn!(store = %store.name, order = %order.platform_order_id, %error, "order moved to the exception list");
     decisions.exception_reason = Some(error);
-    Decided { workflow: WorkflowState::Exception, decisions, reservations: Vec::new() }
+    Decided { workflow: WorkflowState::Exception, decisions, reservations: Vec::new(), split: None }
 }

@@ -24,16 +24,18 @@ pub enum RuleKind {
     Allocation,
     Review,
     StockShare,
+    Split,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 3] = [RuleKind::Allocation, RuleKind::Review, RuleKind::StockShare];
+    pub const ALL: [RuleKind; 4] = [RuleKind::Allocation, RuleKind::Review, RuleKind::StockShare, RuleKind::Split];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Allocation => "allocation",
             Self::Review => "review",
             Self::StockShare => "stock_share",
+            Self::Split => "split",
         }
     }
 
@@ -42,6 +44,7 @@ impl RuleKind {
             Self::Allocation => "allocate",
             Self::Review => "review",
             Self::StockShare => "share",
+            Self::Split => "split",
         }
     }
 
@@ -58,6 +61,7 @@ impl RuleKind {
             Self::Allocation => include_str!("../../rules/allocation.rhai"),
             Self::Review => include_str!("../../rules/review.rhai"),
             Self::StockShare => include_str!("../../rules/stock_share.rhai"),
+            Self::Split => include_str!("../../rules/split.rhai"),
         }
     }
 }
@@ -114,6 +118,26 @@ fn parse_yuan(text: &str) -> Result<i64, String> {
 thread_local! {
     /// Deadline of the script running on this thread; the progress callback enforces it.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Stock and sales that the `stock` and `sales` helpers read while a script runs.
+    static FACTS: std::cell::RefCell<Facts> = std::cell::RefCell::new(Facts::default());
+}
+
+/// Read-only facts for the script helpers, gathered before a rule runs (scripts cannot reach the
+/// database). A SKU or store the caller did not gather reads as no stock and no sales.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// Free units per SKU code, by warehouse code.
+    pub stock: std::collections::HashMap<String, Vec<(String, i64)>>,
+    /// Units sold in the last 7 days, by store name and SKU code.
+    pub sales: std::collections::HashMap<(String, String), i64>,
+}
+
+/// Runs `work` with `facts` visible to the `stock` and `sales` helpers.
+pub fn with_facts<R>(facts: &Facts, work: impl FnOnce() -> R) -> R {
+    FACTS.with(|slot| *slot.borrow_mut() = facts.clone());
+    let result = work();
+    FACTS.with(|slot| *slot.borrow_mut() = Facts::default());
+    result
 }
 
 /// Builds the sandboxed engine shared by all rules.
@@ -145,6 +169,19 @@ pub fn build_engine(limits: &ScriptLimits) -> Engine {
         parse_yuan(yuan).map_err(|problem| format!("fen({yuan:?}): {problem}").into())
     });
     engine.register_fn("is_remote", |province: &str| REMOTE_PROVINCES.iter().any(|remote| province.starts_with(remote)));
+    engine.register_fn("stock", |sku: &str| -> Map {
+        FACTS.with(|facts| {
+            let facts = facts.borrow();
+            let mut map = Map::new();
+            for (warehouse, free) in facts.stock.get(sku).into_iter().flatten() {
+                map.insert(warehouse.as_str().into(), (*free).into());
+            }
+            map
+        })
+    });
+    engine.register_fn("sales", |store: &str, sku: &str| -> i64 {
+        FACTS.with(|facts| facts.borrow().sales.get(&(store.to_owned(), sku.to_owned())).copied().unwrap_or(0))
+    });
     engine
 }
 
@@ -196,6 +233,7 @@ pub struct RuleSet {
     pub allocation: CompiledRule,
     pub review: CompiledRule,
     pub stock_share: CompiledRule,
+    pub split: CompiledRule,
 }
 
 impl RuleSet {
@@ -204,6 +242,7 @@ impl RuleSet {
             RuleKind::Allocation => &self.allocation,
             RuleKind::Review => &self.review,
             RuleKind::StockShare => &self.stock_share,
+            RuleKind::Split => &self.split,
         }
     }
 
@@ -212,8 +251,24 @@ impl RuleSet {
             RuleKind::Allocation => &mut self.allocation,
             RuleKind::Review => &mut self.review,
             RuleKind::StockShare => &mut self.stock_share,
+            RuleKind::Split => &mut self.split,
         }
     }
+}
+
+/// One parcel of an order, as the split rule planned it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedShipment {
+    /// Positions of the order's lines in this parcel, from 0.
+    pub lines: Vec<usize>,
+    pub warehouse_code: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub shipments: Vec<PlannedShipment>,
+    pub rule_version: i64,
 }
 
 /// How many units of a SKU the stock-share rule asks for one store.
@@ -302,10 +357,11 @@ impl RuleBook {
             let ast = compile(&engine, kind, &stored.source, &label)?;
             loaded.push(CompiledRule { kind, version: stored.version, ast: Arc::new(ast) });
         }
+        let split = loaded.pop().expect("split rule loaded");
         let stock_share = loaded.pop().expect("stock share rule loaded");
         let review = loaded.pop().expect("review rule loaded");
         let allocation = loaded.pop().expect("allocation rule loaded");
-        Ok(RuleBook { engine, limits, active: ArcSwap::from_pointee(RuleSet { allocation, review, stock_share }) })
+        Ok(RuleBook { engine, limits, active: ArcSwap::from_pointee(RuleSet { allocation, review, stock_share, split }) })
     }
 
     /// Compiles a stored version into a rule that can run.
@@ -448,6 +504,72 @@ impl RuleBook {
         Ok(Review { decision, rule_version: rule.version })
     }
 
+    /// Runs the split rule. `order` is the map review saw, whose lines carry their `warehouse`.
+    /// Every line must be in exactly one parcel, and a parcel's lines share one warehouse.
+    pub fn split(&self, rules: &RuleSet, order: &Map) -> Result<Split, RuleError> {
+        let rule = &rules.split;
+        let label = format!("split v{}", rule.version);
+        let lines: Vec<Map> = order
+            .get("lines")
+            .and_then(|lines| lines.clone().into_array().ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|line| line.try_cast::<Map>().unwrap_or_default())
+            .collect();
+        let output = self.call_value(rule, order.clone(), &label)?;
+        let type_name = output.type_name();
+        let parcels = output.into_array().map_err(|_| {
+            RuleError(format!("{label}: `split` returned a {type_name}; it must return an array of parcels such as [#{{ lines: [0, 1] }}]"))
+        })?;
+        if parcels.is_empty() && !lines.is_empty() {
+            return Err(RuleError(format!("{label}: returned no parcels for an order with {} lines", lines.len())));
+        }
+        let mut seen = vec![false; lines.len()];
+        let mut shipments = Vec::with_capacity(parcels.len());
+        for (number, parcel) in parcels.into_iter().enumerate() {
+            let parcel_type = parcel.type_name();
+            let parcel = parcel.try_cast::<Map>().ok_or_else(|| {
+                RuleError(format!("{label}: parcel {number} is a {parcel_type}; expected a map such as #{{ lines: [0], reason: \"...\" }}"))
+            })?;
+            let indexes = parcel
+                .get("lines")
+                .ok_or_else(|| RuleError(format!("{label}: parcel {number} has no `lines` field")))?
+                .clone()
+                .into_array()
+                .map_err(|type_name| RuleError(format!("{label}: `lines` of parcel {number} is a {type_name}; expected an array of line positions")))?;
+            if indexes.is_empty() {
+                return Err(RuleError(format!("{label}: parcel {number} has no lines")));
+            }
+            let mut positions = Vec::with_capacity(indexes.len());
+            let mut warehouse: Option<String> = None;
+            for index in indexes {
+                let position = index.as_int().ok().and_then(|n| usize::try_from(n).ok()).filter(|n| *n < lines.len()).ok_or_else(|| {
+                    RuleError(format!("{label}: parcel {number} names line {index}, but the order has lines 0 to {}", lines.len().saturating_sub(1)))
+                })?;
+                if std::mem::replace(&mut seen[position], true) {
+                    return Err(RuleError(format!("{label}: line {position} is in more than one parcel")));
+                }
+                let line_warehouse = lines[position].get("warehouse").and_then(|w| w.clone().into_string().ok()).unwrap_or_default();
+                match &warehouse {
+                    None => warehouse = Some(line_warehouse),
+                    Some(first) if *first != line_warehouse => {
+                        return Err(RuleError(format!(
+                            "{label}: parcel {number} mixes warehouses {first:?} and {line_warehouse:?}; a parcel ships from one warehouse"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+                positions.push(position);
+            }
+            let reason = optional_string(&parcel, "reason", &label)?.unwrap_or_default();
+            shipments.push(PlannedShipment { lines: positions, warehouse_code: warehouse.unwrap_or_default(), reason });
+        }
+        if let Some(missing) = seen.iter().position(|seen| !seen) {
+            return Err(RuleError(format!("{label}: line {missing} is in no parcel; every line must be in exactly one")));
+        }
+        Ok(Split { shipments, rule_version: rule.version })
+    }
+
     /// Runs the stock-share rule on one SKU (see `rules/stock_share.rhai` for the input) and
     /// returns the request for each store named in `stores`, in that order. A store the rule
     /// leaves out is offered nothing.
@@ -499,21 +621,26 @@ impl RuleBook {
     }
 
     fn call(&self, rule: &CompiledRule, input: Map, label: &str) -> Result<Map, RuleError> {
+        let entry = rule.kind.entry_function();
+        let value = self.call_value(rule, input, label)?;
+        let type_name = value.type_name();
+        value.try_cast::<Map>().ok_or_else(|| {
+            RuleError(format!("{label}: `{entry}` returned a value of type {type_name}; it must return a map such as #{{ decision: \"approve\" }}"))
+        })
+    }
+
+    fn call_value(&self, rule: &CompiledRule, input: Map, label: &str) -> Result<Dynamic, RuleError> {
         DEADLINE.with(|deadline| deadline.set(Some(Instant::now() + self.limits.max_wall_time)));
         let entry = rule.kind.entry_function();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.engine.call_fn::<Dynamic>(&mut Scope::new(), &rule.ast, entry, (Dynamic::from_map(input),))
         }));
         DEADLINE.with(|deadline| deadline.set(None));
-        let value = match result {
-            Ok(Ok(value)) => value,
-            Ok(Err(error)) => return Err(RuleError(describe_eval_error(label, &error))),
-            Err(_) => return Err(RuleError(format!("{label}: the script engine panicked"))),
-        };
-        let type_name = value.type_name();
-        value.try_cast::<Map>().ok_or_else(|| {
-            RuleError(format!("{label}: `{entry}` returned a value of type {type_name}; it must return a map such as #{{ decision: \"approve\" }}"))
-        })
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(RuleError(describe_eval_error(label, &error))),
+            Err(_) => Err(RuleError(format!("{label}: the script engine panicked"))),
+        }
     }
 }
 
@@ -614,6 +741,7 @@ mod tests {
             allocation: pick(RuleKind::Allocation),
             review: pick(RuleKind::Review),
             stock_share: pick(RuleKind::StockShare),
+            split: pick(RuleKind::Split),
         });
         let book = RuleBook { engine, limits, active: ArcSwap::new(set.clone()) };
         (book, set)
@@ -740,5 +868,71 @@ mod tests {
             let error = book.share(&set, Map::new(), &["a".into()]).unwrap_err().to_string();
             assert!(error.contains("stock_share v7") && error.contains(expected), "{source}: {error}");
         }
+    }
+
+    fn split_order(lines: &[(&str, i64, i64, bool)]) -> Map {
+        let mut order = Map::new();
+        let list: rhai::Array = lines
+            .iter()
+            .map(|(warehouse, quantity, grams, presale)| {
+                let mut line = Map::new();
+                line.insert("warehouse".into(), (*warehouse).into());
+                line.insert("quantity".into(), (*quantity).into());
+                line.insert("weight_grams".into(), (*grams).into());
+                line.insert("presale".into(), (*presale).into());
+                Dynamic::from_map(line)
+            })
+            .collect();
+        order.insert("lines".into(), Dynamic::from_array(list));
+        order
+    }
+
+    #[test]
+    fn default_split_parcels_by_warehouse_presale_and_weight() {
+        let (book, set) = rule(RuleKind::Split, RuleKind::Split.built_in_source());
+        let one = book.split(&set, &split_order(&[("HZ", 1, 500, false), ("HZ", 2, 300, false)])).unwrap();
+        assert_eq!(one.shipments.len(), 1);
+        assert_eq!(one.shipments[0].lines, vec![0, 1]);
+        assert_eq!(one.shipments[0].warehouse_code, "HZ");
+
+        let mixed = book.split(&set, &split_order(&[("HZ", 1, 0, false), ("SH", 1, 0, false), ("HZ", 1, 0, true)])).unwrap();
+        let parcels: Vec<(Vec<usize>, String)> = mixed.shipments.iter().map(|s| (s.lines.clone(), s.warehouse_code.clone())).collect();
+        assert_eq!(parcels, vec![(vec![0], "HZ".into()), (vec![1], "SH".into()), (vec![2], "HZ".into())]);
+
+        let heavy = book.split(&set, &split_order(&[("HZ", 2, 6000, false), ("HZ", 1, 9000, false), ("HZ", 1, 25000, false)])).unwrap();
+        let lines: Vec<Vec<usize>> = heavy.shipments.iter().map(|s| s.lines.clone()).collect();
+        assert_eq!(lines, vec![vec![0], vec![1], vec![2]], "12 kg + 9 kg exceeds 20 kg; 25 kg goes alone");
+    }
+
+    #[test]
+    fn wrong_split_returns_name_the_problem() {
+        let order = split_order(&[("HZ", 1, 0, false), ("SH", 1, 0, false)]);
+        let cases = [
+            ("fn split(order) { #{ lines: [0, 1] } }", "array of parcels"),
+            ("fn split(order) { [#{ lines: [0] }] }", "line 1 is in no parcel"),
+            ("fn split(order) { [#{ lines: [0] }, #{ lines: [0, 1] }] }", "more than one parcel"),
+            ("fn split(order) { [#{ lines: [0, 1] }] }", "mixes warehouses"),
+            ("fn split(order) { [#{ lines: [0] }, #{ lines: [7] }] }", "names line 7"),
+            ("fn split(order) { [#{ parcel: [0, 1] }] }", "no `lines` field"),
+            ("fn split(order) { [] }", "no parcels"),
+        ];
+        for (source, expected) in cases {
+            let (book, set) = rule(RuleKind::Split, source);
+            let error = book.split(&set, &order).unwrap_err().to_string();
+            assert!(error.contains("split v7") && error.contains(expected), "{source}: {error}");
+        }
+    }
+
+    #[test]
+    fn stock_and_sales_helpers_read_the_facts() {
+        let source = "fn review(order) { let s = stock(\"TEA\"); if s[\"HZ\"] == 4 && sales(\"demo\", \"TEA\") == 9 && stock(\"OTHER\").is_empty() && sales(\"demo\", \"OTHER\") == 0 { #{ decision: \"approve\" } } else { #{ decision: \"hold\", reason: `facts ${s}` } } }";
+        let (book, set) = rule(RuleKind::Review, source);
+        let mut facts = Facts::default();
+        facts.stock.insert("TEA".into(), vec![("HZ".into(), 4), ("SH".into(), 0)]);
+        facts.sales.insert(("demo".into(), "TEA".into()), 9);
+        let review = with_facts(&facts, || book.review(&set, &order(100, ""))).unwrap();
+        assert_eq!(review.decision, ReviewDecision::Approve);
+        let outside = book.review(&set, &order(100, "")).unwrap();
+        assert!(matches!(outside.decision, ReviewDecision::Hold(_)), "no facts outside with_facts: {outside:?}");
     }
 }

@@ -79,17 +79,29 @@ fn decide(rules: &RuleBook, set: &RuleSet, order: &Map, warehouses: &[Warehouse]
     };
     let mut input = order.clone();
     input.insert("warehouse".into(), allocation.warehouse_code.clone().into());
-    match rules.review(set, &input) {
-        Ok(review) => {
-            let (word, text) = match review.decision {
-                ReviewDecision::Approve => ("approve", "approve".to_owned()),
-                ReviewDecision::Hold(reason) => ("hold", format!("hold: {reason}")),
-                ReviewDecision::Manual(reason) => ("review", format!("review: {reason}")),
-            };
-            (format!("{} · {text}", allocation.warehouse_code), Some(word.to_owned()))
+    let (word, text) = match rules.review(set, &input) {
+        Ok(review) => match review.decision {
+            ReviewDecision::Approve => ("approve", "approve".to_owned()),
+            ReviewDecision::Hold(reason) => ("hold", format!("hold: {reason}")),
+            ReviewDecision::Manual(reason) => ("review", format!("review: {reason}")),
+        },
+        Err(error) => return (format!("exception: {error}"), None),
+    };
+    if let Some(Ok(mut lines)) = input.get("lines").map(|lines| lines.clone().into_array()) {
+        for (index, line) in lines.iter_mut().enumerate() {
+            if let Some(mut map) = line.clone().try_cast::<Map>() {
+                let code = allocation.line_warehouses.get(index).unwrap_or(&allocation.warehouse_code);
+                map.entry("warehouse".into()).or_insert_with(|| code.as_str().into());
+                *line = rhai::Dynamic::from_map(map);
+            }
         }
-        Err(error) => (format!("exception: {error}"), None),
+        input.insert("lines".into(), rhai::Dynamic::from_array(lines));
     }
+    let parcels = match rules.split(set, &input) {
+        Ok(split) => split.shipments.iter().map(|s| format!("{:?}", s.lines)).collect::<Vec<_>>().join(" "),
+        Err(error) => return (format!("exception: {error}"), None),
+    };
+    (format!("{} · {text} · parcels {parcels}", allocation.warehouse_code), Some(word.to_owned()))
 }
 
 /// Runs `version` of `kind` beside the active version on the samples and the recent orders.

@@ -2,7 +2,7 @@
 //!
 //! A paid order reserves its lines in the warehouse the allocation rule picked, inside the
 //! page's transaction. After every stock change the offers of the SKUs it touched are
-//! recomputed in the same transaction: the stock-share rule asks for a share per store, and
+//! recomputed in the same transaction: the stock-share rule requests a share per store, and
 //! [`fit_offers`] turns the requests into offers that never add up to more than is free, taking
 //! each store's units only from the warehouses it sells from. The [`Pusher`] then tells each
 //! platform its offer through the plugin's `push-stock`, one push per SKU and store however
@@ -21,7 +21,7 @@ use crate::rules::{RuleBook, RuleSet, ShareRequest};
 use crate::storage::stock::{Level, Movement, MovementKind, OfferTarget};
 use crate::storage::{Db, WriteTx};
 
-/// Sales that the stock-share rule sees are counted over this period.
+/// Period over which the sales passed to the stock-share rule are counted.
 const SALES_PERIOD_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// Recomputes the offers of `sku_ids` from the committed levels of this transaction. SKUs that
@@ -31,6 +31,14 @@ pub async fn recompute_offers(write: &mut WriteTx, rules: &RuleBook, rule_set: &
     let mut ids = sku_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let warehouse_codes: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>("SELECT id, code FROM warehouses")
+        .fetch_all(&mut *write.tx)
+        .await?
+        .into_iter()
+        .collect();
     for sku_id in ids {
         let row: Option<(String, String, i64)> = sqlx::query_as("SELECT code, name, stock_tracked FROM skus WHERE id = $1")
             .bind(sku_id)
@@ -47,7 +55,13 @@ pub async fn recompute_offers(write: &mut WriteTx, rules: &RuleBook, rule_set: &
         let levels = write.sku_levels(sku_id).await?;
         let input = share_input(&code, &name, &levels, &targets);
         let names: Vec<String> = targets.iter().map(|t| t.store_name.clone()).collect();
-        let requests = match rules.share(rule_set, input, &names) {
+        let mut facts = crate::rules::Facts::default();
+        let by_warehouse = levels.iter().map(|l| (warehouse_codes.get(&l.warehouse_id).cloned().unwrap_or_default(), l.available()));
+        facts.stock.insert(code.clone(), by_warehouse.collect());
+        for target in &targets {
+            facts.sales.insert((target.store_name.clone(), code.clone()), target.sales_7d);
+        }
+        let requests = match crate::rules::with_facts(&facts, || rules.share(rule_set, input, &names)) {
             Ok(requests) => requests,
             Err(error) => {
                 // No rule decides these offers; every store gets nothing until the rule is
@@ -64,7 +78,7 @@ pub async fn recompute_offers(write: &mut WriteTx, rules: &RuleBook, rule_set: &
     Ok(())
 }
 
-/// The map the stock-share rule receives for one SKU.
+/// Builds the map the stock-share rule receives for one SKU.
 pub fn share_input(code: &str, name: &str, levels: &[Level], targets: &[OfferTarget]) -> Map {
     let mut input = Map::new();
     input.insert("code".into(), code.into());
@@ -276,7 +290,7 @@ pub async fn pull_products(
     rules: &RuleBook,
     session: crate::plugin::PluginSession,
     store_id: i64,
-) -> (crate::plugin::PluginSession, anyhow::Result<usize>) {
+) -> (Option<crate::plugin::PluginSession>, anyhow::Result<usize>) {
     const MAX_PAGES: usize = 500;
     let mut session = session;
     let mut token: Option<String> = None;
@@ -291,12 +305,12 @@ pub async fn pull_products(
         .await;
         let (returned, result) = match joined {
             Ok(pair) => pair,
-            Err(error) => panic!("product pull task failed: {error}"),
+            Err(error) => return (None, Err(anyhow::anyhow!("product pull task failed: {error}"))),
         };
         session = returned;
         let page = match result {
             Ok(page) => page,
-            Err(error) => return (session, Err(error.into())),
+            Err(error) => return (Some(session), Err(error.into())),
         };
         let stored: anyhow::Result<()> = async {
             let mut write = db.begin_write().await?;
@@ -315,7 +329,7 @@ pub async fn pull_products(
         }
         .await;
         if let Err(error) = stored {
-            return (session, Err(error));
+            return (Some(session), Err(error));
         }
         match page.next_page_token {
             Some(next) => token = Some(next),
@@ -334,7 +348,7 @@ pub async fn pull_products(
         Ok(())
     }
     .await;
-    (session, finish.map(|()| count))
+    (Some(session), finish.map(|()| count))
 }
 
 /// Tells platforms their offers. One task per server; on PostgreSQL the per-store lease keeps

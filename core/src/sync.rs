@@ -269,7 +269,7 @@ impl Scheduler {
             let last = self.db.products_pulled_at(store.id).await?;
             if last.is_none_or(|at| crate::now_ms() - at >= PRODUCTS_INTERVAL_MS) {
                 let (returned, result) = crate::stock::pull_products(&self.db, &self.rules, session, store.id).await;
-                session = returned;
+                session = returned.context("the plugin session was lost while pulling products")?;
                 match result {
                     Ok(count) => tracing::info!(store = %store.name, listings = count, "products pulled"),
                     // Orders still come in; the next run tries the products again.

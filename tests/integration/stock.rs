@@ -501,3 +501,22 @@ async fn push_waits_on_rate_limit(kind: DbKind) {
     }
 }
 on_both_databases!(push_waits_on_rate_limit);
+
+/// The split rule's parcels are stored with the order: two heavy lines from one warehouse make
+/// two parcels under the default 20 kg limit.
+async fn split_parcels_stored_with_order(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "split").await else { return };
+    stock_sku(&app, &stores, "HEAVY", 5).await;
+    stock_sku(&app, &stores, "LIGHT", 5).await;
+    sqlx::query("UPDATE skus SET weight_grams = 15000 WHERE code = 'HEAVY'").execute(app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE skus SET weight_grams = 300 WHERE code = 'LIGHT'").execute(app.db.pool()).await.unwrap();
+    let store = &stores[0];
+    deliver(&app, store, vec![order("P1", PlatformStatus::Paid, &[("HEAVY", 1), ("LIGHT", 2), ("HEAVY", 1)], 1_700_000_000_000)]).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM orders WHERE platform_order_id = 'P1'").fetch_one(app.db.pool()).await.unwrap();
+    let detail = app.db.order_detail(id).await.unwrap().unwrap();
+    assert_eq!(detail.split_rule_version, Some(1));
+    let parcels: Vec<Vec<usize>> = detail.shipments.iter().map(|s| s.line_positions.clone()).collect();
+    assert_eq!(parcels, vec![vec![0, 1], vec![2]], "{:?}", detail.shipments);
+    assert!(detail.shipments.iter().all(|s| s.warehouse_code == "MAIN"));
+}
+on_both_databases!(split_parcels_stored_with_order);

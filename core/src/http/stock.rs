@@ -123,6 +123,12 @@ struct NewSku {
     name: String,
     #[serde(default)]
     low_stock_threshold: Option<i64>,
+    /// Weight of one unit in grams, which the split rule reads.
+    #[serde(default)]
+    weight_grams: Option<i64>,
+    /// Sold before the goods arrive; the split rule ships such lines apart.
+    #[serde(default)]
+    presale: Option<bool>,
 }
 
 async fn add_sku(State(app): State<App>, body: Result<Json<NewSku>, axum::extract::rejection::JsonRejection>) -> ApiResult<serde_json::Value> {
@@ -133,6 +139,15 @@ async fn add_sku(State(app): State<App>, body: Result<Json<NewSku>, axum::extrac
     }
     let mut write = app.db.begin_write().await?;
     let id = write.create_sku(code, sku.name.trim()).await?;
+    if let Some(grams) = sku.weight_grams {
+        if !(0..=1_000_000).contains(&grams) {
+            return Err(ApiError::bad_request(format!("weight_grams {grams} is out of range; use 0 to 1000000 grams per unit")));
+        }
+        sqlx::query("UPDATE skus SET weight_grams = $2 WHERE id = $1").bind(id).bind(grams).execute(&mut *write.tx).await.map_err(anyhow::Error::from)?;
+    }
+    if let Some(presale) = sku.presale {
+        sqlx::query("UPDATE skus SET presale = $2 WHERE id = $1").bind(id).bind(i64::from(presale)).execute(&mut *write.tx).await.map_err(anyhow::Error::from)?;
+    }
     if let Some(threshold) = sku.low_stock_threshold {
         sqlx::query("UPDATE skus SET low_stock_threshold = $2 WHERE id = $1").bind(id).bind(threshold.max(0)).execute(&mut *write.tx).await.map_err(anyhow::Error::from)?;
     }
@@ -184,8 +199,8 @@ async fn retry(State(app): State<App>, Path(id): Path<i64>) -> ApiResult<serde_j
     Ok(Json(serde_json::json!({ "workflow_state": state })))
 }
 
-/// Retries the exception orders of a store (or of all stores) after a change that may have
-/// fixed them; returns how many left the exception list.
+/// Retries the stock-related exception orders of a store, or of all stores, after a change that
+/// may have fixed them. Returns how many left the exception list.
 async fn retry_exceptions(app: &App, store_id: Option<i64>) -> usize {
     let filter = crate::storage::orders::OrderFilter {
         store_id,

@@ -538,6 +538,7 @@ impl PluginHost {
         Ok(PluginSession {
             store,
             instance: Some(instance),
+            pull: None,
             plugin: plugin.clone(),
             store_name: shop.name.clone(),
             max_output_bytes: self.limits.max_output_bytes,
@@ -603,6 +604,8 @@ pub struct Page {
 pub struct PluginSession {
     store: Store<PluginState>,
     instance: Option<Instance>,
+    /// The `pull` export, looked up on the first call of the session and reused after.
+    pull: Option<pull::Guest>,
     plugin: Arc<LoadedPlugin>,
     store_name: String,
     max_output_bytes: usize,
@@ -750,10 +753,20 @@ impl PluginSession {
     /// Pulls one page of orders. Blocks the thread: run it on a blocking-task thread.
     pub fn pull_orders(&mut self, window: (i64, i64), page_token: Option<&str>) -> Result<Page, PluginError> {
         let window = wit::TimeWindow { start_ms: window.0, end_ms: window.1 };
+        let mut cached = self.pull.take();
         let result = self.call(Capability::PullOrders, |exports, store, instance| {
-            let guest = exports.pull.as_ref().expect("declared capability has its export").load(&mut *store, instance)?;
-            guest.call_pull_orders(&mut *store, window, page_token)
-        })?;
+            let guest = match cached.take() {
+                Some(guest) => guest,
+                None => exports.pull.as_ref().expect("declared capability has its export").load(&mut *store, instance)?,
+            };
+            let result = guest.call_pull_orders(&mut *store, window, page_token);
+            cached = Some(guest);
+            result
+        });
+        if self.instance.is_some() {
+            self.pull = cached;
+        }
+        let result = result?;
         let page = result.map_err(|error| self.connector_error(error))?;
         self.check_size("a page", page_size_bytes(&page))?;
         let orders: Vec<IncomingOrder> = page.orders.into_iter().map(convert_order).collect();

@@ -81,6 +81,19 @@ pub struct OrderDetail {
     pub receiver_zip: String,
     pub raw_payload: serde_json::Value,
     pub lines: Vec<StoredLine>,
+    /// Parcels the split rule planned, with the version that planned them.
+    pub shipments: Vec<ShipmentRow>,
+    pub split_rule_version: Option<i64>,
+}
+
+/// One planned parcel of an order.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ShipmentRow {
+    pub parcel_no: i64,
+    pub warehouse_code: String,
+    /// Positions in the order's lines, from 0.
+    pub line_positions: Vec<usize>,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -414,7 +427,7 @@ impl Db {
     pub async fn order_detail(&self, id: i64) -> anyhow::Result<Option<OrderDetail>> {
         let row = sqlx::query(&format!(
             "SELECT {SUMMARY_COLUMNS}, o.seller_remark, o.receiver_phone, o.receiver_district, \
-             o.receiver_street, o.receiver_zip, o.raw_payload FROM orders o JOIN stores s ON s.id = o.store_id \
+             o.receiver_street, o.receiver_zip, o.raw_payload, o.split_rule_version FROM orders o JOIN stores s ON s.id = o.store_id \
              WHERE o.id = $1"
         ))
         .bind(id)
@@ -432,7 +445,28 @@ impl Db {
             receiver_zip: row.try_get("receiver_zip")?,
             raw_payload: serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)),
             lines: self.order_lines(id).await?,
+            shipments: self.order_shipments(id).await?,
+            split_rule_version: row.try_get("split_rule_version")?,
         }))
+    }
+
+    pub async fn order_shipments(&self, order_id: i64) -> anyhow::Result<Vec<ShipmentRow>> {
+        let rows = sqlx::query("SELECT parcel_no, warehouse_code, line_positions, reason FROM shipments WHERE order_id = $1 ORDER BY parcel_no")
+            .bind(order_id)
+            .fetch_all(self.pool())
+            .await
+            .context("failed to load shipments")?;
+        rows.iter()
+            .map(|row| {
+                let positions: String = row.try_get("line_positions")?;
+                Ok(ShipmentRow {
+                    parcel_no: row.try_get("parcel_no")?,
+                    warehouse_code: row.try_get("warehouse_code")?,
+                    line_positions: serde_json::from_str(&positions).context("stored line positions are not valid JSON")?,
+                    reason: row.try_get("reason")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn order_lines(&self, order_id: i64) -> anyhow::Result<Vec<StoredLine>> {

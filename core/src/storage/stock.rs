@@ -2,9 +2,9 @@
 //! and offers.
 //!
 //! Every change of a level goes through [`WriteTx::apply_movement`], which writes the movement
-//! row and updates the level in the same transaction, and refuses a change that would take
-//! on-hand below reserved or reserved below zero (the table's CHECK constraint is the last line
-//! of defence). Callers first lock the SKUs they change with [`WriteTx::lock_skus`].
+//! row and updates the level in the same transaction, and rejects a change that would take
+//! on-hand below reserved or reserved below zero. The table's CHECK constraint backs this up.
+//! Callers first lock the SKUs they change with [`WriteTx::lock_skus`].
 
 use std::collections::BTreeMap;
 
@@ -30,7 +30,7 @@ pub enum MovementKind {
     Adjustment,
     /// Goods received from a supplier: on-hand +q.
     Receipt,
-    /// A count set on-hand to what was found; the row holds the difference.
+    /// A count set on-hand to what was found; the row contains the difference.
     Stocktake,
     /// Goods moved between warehouses: one row out, one row in.
     TransferOut,
@@ -85,6 +85,8 @@ pub struct SkuRef {
     pub id: i64,
     pub code: String,
     pub tracked: bool,
+    pub weight_grams: i64,
+    pub presale: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,7 +98,7 @@ pub struct Reservation {
     pub state: String,
 }
 
-/// What the share computation needs to know about one store that lists a SKU.
+/// One store that lists a SKU, with the facts the share computation uses.
 #[derive(Clone, Debug)]
 pub struct OfferTarget {
     pub store_id: i64,
@@ -147,7 +149,7 @@ impl WriteTx {
         sku_code: &str,
     ) -> anyhow::Result<Option<SkuRef>> {
         let mapped = sqlx::query(
-            "SELECT k.id, k.code, k.stock_tracked FROM store_listings l JOIN skus k ON k.id = l.sku_id \
+            "SELECT k.id, k.code, k.stock_tracked, k.weight_grams, k.presale FROM store_listings l JOIN skus k ON k.id = l.sku_id \
              WHERE l.store_id = $1 AND l.platform_item_id = $2 AND l.platform_sku_id = $3",
         )
         .bind(store_id)
@@ -158,7 +160,7 @@ impl WriteTx {
         .context("failed to look up listing mapping")?;
         let row = match mapped {
             Some(row) => Some(row),
-            None if !sku_code.is_empty() => sqlx::query("SELECT id, code, stock_tracked FROM skus WHERE code = $1")
+            None if !sku_code.is_empty() => sqlx::query("SELECT id, code, stock_tracked, weight_grams, presale FROM skus WHERE code = $1")
                 .bind(sku_code)
                 .fetch_optional(&mut *self.tx)
                 .await
@@ -166,9 +168,30 @@ impl WriteTx {
             None => None,
         };
         row.map(|row| {
-            Ok(SkuRef { id: row.try_get("id")?, code: row.try_get("code")?, tracked: row.try_get::<i64, _>("stock_tracked")? != 0 })
+            Ok(SkuRef {
+                id: row.try_get("id")?,
+                code: row.try_get("code")?,
+                tracked: row.try_get::<i64, _>("stock_tracked")? != 0,
+                weight_grams: row.try_get("weight_grams")?,
+                presale: row.try_get::<i64, _>("presale")? != 0,
+            })
         })
         .transpose()
+    }
+
+    /// Units of a SKU that a store's orders reserved since `since_ms`, released ones excepted.
+    pub async fn store_sales(&mut self, store_id: i64, sku_id: i64, since_ms: i64) -> anyhow::Result<i64> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM reservations WHERE sku_id = $1 AND store_id = $2 \
+             AND created_at >= $3 AND state <> 'released'",
+        )
+        .bind(sku_id)
+        .bind(store_id)
+        .bind(since_ms)
+        .fetch_one(&mut *self.tx)
+        .await
+        .context("failed to count recent sales")?;
+        Ok(row.try_get("n")?)
     }
 
     pub async fn sku_levels(&mut self, sku_id: i64) -> anyhow::Result<Vec<Level>> {
@@ -469,6 +492,32 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Replaces the parcels planned for an order and records the split rule version.
+    pub async fn replace_shipments(&mut self, order_id: i64, split: &crate::rules::Split) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM shipments WHERE order_id = $1").bind(order_id).execute(&mut *self.tx).await.context("failed to clear shipments")?;
+        for (number, shipment) in split.shipments.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO shipments (order_id, parcel_no, warehouse_code, line_positions, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(order_id)
+            .bind(number as i64 + 1)
+            .bind(&shipment.warehouse_code)
+            .bind(serde_json::to_string(&shipment.lines)?)
+            .bind(&shipment.reason)
+            .bind(crate::now_ms())
+            .execute(&mut *self.tx)
+            .await
+            .context("failed to store shipment")?;
+        }
+        sqlx::query("UPDATE orders SET split_rule_version = $2 WHERE id = $1")
+            .bind(order_id)
+            .bind(split.rule_version)
+            .execute(&mut *self.tx)
+            .await
+            .context("failed to record split rule version")?;
+        Ok(())
+    }
+
     pub async fn sku_by_code(&mut self, code: &str) -> anyhow::Result<Option<i64>> {
         let row = sqlx::query("SELECT id FROM skus WHERE code = $1").bind(code).fetch_optional(&mut *self.tx).await?;
         row.map(|row| row.try_get("id").map_err(anyhow::Error::from)).transpose()
@@ -713,24 +762,25 @@ impl Db {
         let mut due = Vec::with_capacity(rows.len());
         for row in &rows {
             let sku_id: i64 = row.try_get("sku_id")?;
-            let listings = sqlx::query(
-                "SELECT platform_item_id, platform_sku_id FROM store_listings WHERE store_id = $1 AND sku_id = $2 \
-                 ORDER BY platform_item_id, platform_sku_id",
-            )
-            .bind(store_id)
-            .bind(sku_id)
-            .fetch_all(&self.pool)
-            .await?;
+            // Sorted here: with an ORDER BY on the listing key SQLite walks the store's whole
+            // primary key instead of the (sku_id, store_id) index.
+            let listings = sqlx::query("SELECT platform_item_id, platform_sku_id FROM store_listings WHERE sku_id = $1 AND store_id = $2")
+                .bind(sku_id)
+                .bind(store_id)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut listings: Vec<(String, String)> = listings
+                .iter()
+                .map(|r| Ok((r.try_get("platform_item_id")?, r.try_get("platform_sku_id")?)))
+                .collect::<anyhow::Result<_>>()?;
+            listings.sort();
             due.push(DueOffer {
                 sku_id,
                 sku_code: row.try_get("code")?,
                 offered: row.try_get("offered")?,
                 revision: row.try_get("revision")?,
                 attempts: row.try_get("attempts")?,
-                listings: listings
-                    .iter()
-                    .map(|r| Ok((r.try_get("platform_item_id")?, r.try_get("platform_sku_id")?)))
-                    .collect::<anyhow::Result<_>>()?,
+                listings,
             })
         }
         Ok(due)
@@ -738,7 +788,10 @@ impl Db {
 
     /// Stores with offers waiting for a push.
     pub async fn stores_with_due_offers(&self, now: i64) -> anyhow::Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT DISTINCT store_id FROM stock_offers WHERE pending = 1 AND next_attempt_at <= $1 ORDER BY store_id")
+        let rows = sqlx::query(
+            "SELECT s.id AS store_id FROM stores s WHERE EXISTS (SELECT 1 FROM stock_offers o WHERE o.store_id = s.id \
+             AND o.pending = 1 AND o.next_attempt_at <= $1) ORDER BY s.id",
+        )
             .bind(now)
             .fetch_all(&self.pool)
             .await

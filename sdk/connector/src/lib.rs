@@ -25,7 +25,7 @@
 //!
 //! `pull_orders` is the one required method. The other capabilities (`pull_products`,
 //! `push_stock`, `confirm_shipment`, `update_remark`, `parse_webhook`, `request_waybill`) have
-//! default bodies that answer "not supported"; override the ones the platform offers and list
+//! default bodies that return "not supported"; override the ones the platform offers and list
 //! them under `capabilities` in `plugin.toml`. The host calls only what the manifest declares.
 //!
 //! The helpers that need no host ([`money`], [`time`], [`sign`]) also work in host-side unit
@@ -66,7 +66,7 @@ pub use bindings::shopkeeper::connector0_2_0::catalog::{
     WebhookRequest,
 };
 
-/// What a connector does for the host. Only [`Connector::pull_orders`] is required.
+/// The capabilities a connector offers the host. Only [`Connector::pull_orders`] is required.
 pub trait Connector {
     /// Fetches one page of orders modified inside `window`. `page_token` is `None` for the
     /// first page and otherwise the token the previous call returned.

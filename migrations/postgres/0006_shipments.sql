@@ -1,0 +1,25 @@
+-- Parcels planned by the split rule, the SKU facts that rule reads, and an index for the pusher.
+
+ALTER TABLE skus ADD COLUMN weight_grams BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE skus ADD COLUMN presale BIGINT NOT NULL DEFAULT 0;
+
+ALTER TABLE orders ADD COLUMN split_rule_version BIGINT;
+
+-- One row per parcel; `line_positions` is a JSON array of positions in the order's lines.
+CREATE TABLE shipments (
+    id BIGSERIAL PRIMARY KEY,
+    order_id BIGINT NOT NULL REFERENCES orders (id),
+    parcel_no BIGINT NOT NULL,
+    warehouse_code TEXT NOT NULL,
+    line_positions TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (order_id, parcel_no)
+);
+
+-- The pusher reads each store's pending offers oldest first, and the listings of one SKU in one
+-- store. Without these, SQLite scanned every offer and every listing of the store per push.
+DROP INDEX stock_offers_due;
+CREATE INDEX stock_offers_store_due ON stock_offers (store_id, pending, updated_at, sku_id);
+DROP INDEX store_listings_sku;
+CREATE INDEX store_listings_sku ON store_listings (sku_id, store_id);

@@ -66,7 +66,8 @@ pub async fn store_page(
         if matches!(action, Action::Insert | Action::UpdateAndDecide) && needs_stock(order.status) {
             for line in &order.lines {
                 let sku = write.resolve_line_sku(store.id, &line.platform_item_id, &line.platform_sku_id, &line.sku_code).await?;
-                if let Some(sku) = &sku {
+                // A SKU without stock records has no level to change, so it needs no lock.
+                if let Some(sku) = sku.as_ref().filter(|sku| sku.tracked) {
                     lock.push(sku.id);
                 }
                 skus.push(sku);
@@ -311,11 +312,13 @@ async fn decide(
     let mut stock_maps: HashMap<i64, Map> = warehouses.iter().map(|w| (w.id, Map::new())).collect();
     let mut facts = crate::rules::Facts::default();
     for sku in skus.iter().flatten() {
-        let sold = write.store_sales(store.id, sku.id, crate::now_ms() - 7 * 24 * 3600 * 1000).await?;
-        facts.sales.insert((store.name.clone(), sku.code.clone()), sold);
+        // Sales are counted from reservations, which only stock-managed SKUs have.
         if !sku.tracked {
+            facts.sales.insert((store.name.clone(), sku.code.clone()), 0);
             continue;
         }
+        let sold = write.store_sales(store.id, sku.id, crate::now_ms() - 7 * 24 * 3600 * 1000).await?;
+        facts.sales.insert((store.name.clone(), sku.code.clone()), sold);
         for level in write.sku_levels(sku.id).await? {
             free.insert((sku.id, level.warehouse_id), level.available());
             if let Some(warehouse) = warehouses.iter().find(|w| w.id == level.warehouse_id) {

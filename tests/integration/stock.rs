@@ -462,6 +462,19 @@ async fn push_subtracts_open_orders(kind: DbKind) {
     for simulator in &simulators {
         assert_eq!(simulator.simulator.oversold_units(), 0);
     }
+
+    // Bins through the API: a known warehouse takes it, an unknown one is named in the error.
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/stock/bins", server.url());
+    let response = client.put(&url).json(&serde_json::json!({ "sku": code, "warehouse": "MAIN", "bin": "A-03-2" })).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let rows = app.db.stock_rows().await.unwrap();
+    assert_eq!(rows.iter().find(|r| r.sku_code == code).unwrap().bin, "A-03-2");
+    let response = client.put(&url).json(&serde_json::json!({ "sku": code, "warehouse": "NOPE", "bin": "A-1" })).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("\"NOPE\""), "{body}");
+    assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
 }
 on_both_databases!(push_subtracts_open_orders);
 

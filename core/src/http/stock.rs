@@ -20,6 +20,7 @@ pub fn routes() -> Router<App> {
         .route("/api/stock/listings/map", post(map_listing))
         .route("/api/stock/offers/{store_id}/{sku}", put(adjust_offer))
         .route("/api/skus", post(add_sku))
+        .route("/api/stock/bins", put(set_bin))
         .route("/api/stores/{id}/warehouses", put(store_warehouses))
         .route("/api/orders/{id}/retry", post(retry))
 }
@@ -153,6 +154,38 @@ async fn add_sku(State(app): State<App>, body: Result<Json<NewSku>, axum::extrac
     }
     write.commit().await?;
     Ok(Json(serde_json::json!({ "id": id, "code": code })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BinAssignment {
+    sku: String,
+    warehouse: String,
+    /// Bin code such as `A-03-2`; empty clears it.
+    bin: String,
+}
+
+async fn set_bin(State(app): State<App>, body: Result<Json<BinAssignment>, axum::extract::rejection::JsonRejection>) -> ApiResult<serde_json::Value> {
+    let Json(body) = body.map_err(|error| ApiError::bad_request(format!("invalid bin: {}; send {{\"sku\", \"warehouse\", \"bin\"}}", error.body_text())))?;
+    let bin = body.bin.trim();
+    if bin.chars().count() > 64 || bin.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!("bin {:?} is invalid; use at most 64 characters and no control characters", crate::domain::truncate_for_message(bin))));
+    }
+    let known = app.db.warehouse_ids_by_code().await?;
+    let Some(&warehouse_id) = known.get(&body.warehouse) else {
+        return Err(ApiError::bad_request(format!(
+            "unknown warehouse {:?}; the warehouses are {}",
+            body.warehouse,
+            known.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let mut write = app.db.begin_write().await?;
+    let Some(sku_id) = write.sku_by_code(&body.sku).await? else {
+        return Err(ApiError::bad_request(format!("unknown SKU {:?}; pull the store's products or add the SKU first", body.sku)));
+    };
+    write.set_bin(sku_id, warehouse_id, bin).await?;
+    write.commit().await?;
+    Ok(Json(serde_json::json!({ "ok": true })))
 }
 
 #[derive(Deserialize)]

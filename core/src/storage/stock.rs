@@ -518,6 +518,31 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Sets the bin a SKU is kept in at a warehouse; the bin must exist there, and an empty
+    /// code clears it.
+    pub async fn set_bin(&mut self, sku_id: i64, warehouse_id: i64, bin: &str) -> anyhow::Result<()> {
+        if !bin.is_empty() {
+            sqlx::query("INSERT INTO bins (warehouse_id, code) VALUES ($1, $2) ON CONFLICT (warehouse_id, code) DO NOTHING")
+                .bind(warehouse_id)
+                .bind(bin)
+                .execute(&mut *self.tx)
+                .await
+                .context("failed to record bin")?;
+        }
+        sqlx::query(
+            "INSERT INTO stock_levels (sku_id, warehouse_id, on_hand, reserved, bin, updated_at) VALUES ($1, $2, 0, 0, $3, $4) \
+             ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET bin = excluded.bin",
+        )
+        .bind(sku_id)
+        .bind(warehouse_id)
+        .bind(bin)
+        .bind(crate::now_ms())
+        .execute(&mut *self.tx)
+        .await
+        .context("failed to set bin")?;
+        Ok(())
+    }
+
     pub async fn sku_by_code(&mut self, code: &str) -> anyhow::Result<Option<i64>> {
         let row = sqlx::query("SELECT id FROM skus WHERE code = $1").bind(code).fetch_optional(&mut *self.tx).await?;
         row.map(|row| row.try_get("id").map_err(anyhow::Error::from)).transpose()
@@ -542,6 +567,8 @@ pub struct StockRow {
     pub sku_code: String,
     pub sku_name: String,
     pub warehouse_code: String,
+    /// Where the SKU is kept in the warehouse, such as `A-03-2`; empty when not set.
+    pub bin: String,
     pub on_hand: i64,
     pub reserved: i64,
     pub available: i64,
@@ -596,7 +623,7 @@ pub struct ListingRow {
 impl Db {
     pub async fn stock_rows(&self) -> anyhow::Result<Vec<StockRow>> {
         let rows = sqlx::query(
-            "SELECT k.id, k.code, k.name, w.code AS warehouse_code, l.on_hand, l.reserved, k.low_stock_threshold \
+            "SELECT k.id, k.code, k.name, w.code AS warehouse_code, l.bin, l.on_hand, l.reserved, k.low_stock_threshold \
              FROM stock_levels l JOIN skus k ON k.id = l.sku_id JOIN warehouses w ON w.id = l.warehouse_id \
              ORDER BY k.code, w.code",
         )
@@ -613,6 +640,7 @@ impl Db {
                     sku_code: row.try_get("code")?,
                     sku_name: row.try_get("name")?,
                     warehouse_code: row.try_get("warehouse_code")?,
+                    bin: row.try_get("bin")?,
                     on_hand,
                     reserved,
                     available: on_hand - reserved,

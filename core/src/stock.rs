@@ -201,6 +201,7 @@ pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor
         .await?
         .ok_or_else(|| anyhow::anyhow!("unknown SKU {sku_code:?}; pull the store's products or add the SKU first"))?;
     write.lock_skus(&[sku_id]).await?;
+    let was_managed: i64 = sqlx::query_scalar("SELECT stock_tracked FROM skus WHERE id = $1").bind(sku_id).fetch_one(&mut *write.tx).await?;
     let levels = write.sku_levels(sku_id).await?;
     let level_of = |warehouse_id: i64| levels.iter().find(|l| l.warehouse_id == warehouse_id).copied().unwrap_or(Level { warehouse_id, on_hand: 0, reserved: 0 });
     let mut steps: Vec<(i64, MovementKind, i64, String)> = Vec::new();
@@ -254,9 +255,52 @@ pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor
             );
         }
     }
+    if was_managed == 0 {
+        reserve_open_orders(&mut write, sku_id, sku_code, actor).await?;
+    }
     let rule_set = rules.current();
     recompute_offers(&mut write, rules, &rule_set, &[sku_id]).await?;
     write.commit().await
+}
+
+/// Reserves the lines of open orders that sell a SKU which just became stock-managed. Those
+/// orders were decided before the SKU had stock records, so they reserved nothing; the goods of
+/// such orders are still on the shelf when the merchant counts, and offers must leave them out.
+/// Lines are reserved oldest payment first in the warehouse their order was allocated to, while
+/// stock lasts; the rest stay as they are and are logged.
+async fn reserve_open_orders(write: &mut WriteTx, sku_id: i64, sku_code: &str, actor: &str) -> anyhow::Result<()> {
+    let lines: Vec<(i64, i64, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT l.id, o.id, o.store_id, l.quantity, o.warehouse_code FROM order_lines l JOIN orders o ON o.id = l.order_id \
+         WHERE o.workflow_state IN ('approved', 'held', 'pending_review') AND o.platform_status IN ('paid', 'refund_requested') \
+         AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.order_line_id = l.id) \
+         AND COALESCE((SELECT s.sku_id FROM store_listings s WHERE s.store_id = o.store_id AND s.platform_item_id = l.platform_item_id \
+         AND s.platform_sku_id = l.platform_sku_id), (SELECT k.id FROM skus k WHERE k.code = l.sku_code AND l.sku_code <> '')) = $1 \
+         ORDER BY o.paid_at, o.id, l.line_no",
+    )
+    .bind(sku_id)
+    .fetch_all(&mut *write.tx)
+    .await?;
+    let warehouses: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>("SELECT code, id FROM warehouses").fetch_all(&mut *write.tx).await?.into_iter().collect();
+    for (line_id, order_id, store_id, quantity, warehouse_code) in lines {
+        let Some(warehouse_id) = warehouse_code.as_ref().and_then(|code| warehouses.get(code)).copied() else { continue };
+        let movement = Movement {
+            sku_id,
+            warehouse_id,
+            kind: MovementKind::Reserved,
+            on_hand_delta: 0,
+            reserved_delta: quantity,
+            order_id: Some(order_id),
+            order_line_id: Some(line_id),
+            reason: "open order, reserved when the SKU's stock was first recorded",
+            actor,
+        };
+        if write.apply_movement(&movement).await? {
+            write.insert_reservation(line_id, order_id, store_id, sku_id, warehouse_id, quantity).await?;
+        } else {
+            tracing::warn!(sku = %sku_code, order_id, quantity, "open order could not be reserved: not enough stock in its warehouse");
+        }
+    }
+    Ok(())
 }
 
 /// Sets a store's manual adjustment of one SKU's offer and recomputes the offer.

@@ -251,6 +251,22 @@ struct ModelOrder {
     reserved: bool,
     open: bool,
     version: i64,
+    /// Decided while its SKU had no stock records, so it reserved nothing and waits for the
+    /// SKU's first count.
+    waiting: bool,
+}
+
+/// The model of a SKU's first movement: open orders decided before it are reserved in order
+/// while the stock lasts.
+fn model_first_count(orders: &mut [ModelOrder], sku: usize, on_hand: i64) {
+    let mut reserved: i64 = orders.iter().filter(|o| o.sku == sku && o.reserved).map(|o| o.quantity).sum();
+    for order in orders.iter_mut().filter(|o| o.sku == sku && o.waiting) {
+        order.waiting = false;
+        if order.open && on_hand - reserved >= order.quantity {
+            order.reserved = true;
+            reserved += order.quantity;
+        }
+    }
 }
 
 /// Runs `ops` against a fresh database and checks after every step that the ledger agrees with
@@ -270,6 +286,8 @@ async fn run_ops(kind: DbKind, ops: Vec<Op>) -> Result<(), TestCaseError> {
     }
     let codes = ["P0", "P1", "P2"];
     let mut on_hand = [4i64, 2, 0];
+    // P2 has no stock records until its first receipt or adjustment.
+    let mut managed = [true, true, false];
     for (code, units) in codes.iter().zip(on_hand) {
         stock_sku(&app, &stores, code, units).await;
     }
@@ -278,10 +296,10 @@ async fn run_ops(kind: DbKind, ops: Vec<Op>) -> Result<(), TestCaseError> {
         match op.clone() {
             Op::Paid { store, sku, quantity } => {
                 let reserved_now: i64 = orders.iter().filter(|o| o.sku == sku && o.reserved).map(|o| o.quantity).sum();
-                let fits = on_hand[sku] - reserved_now >= quantity;
+                let fits = managed[sku] && on_hand[sku] - reserved_now >= quantity;
                 let id = format!("O{}", orders.len());
                 deliver(&app, &stores[store], vec![order(&id, PlatformStatus::Paid, &[(codes[sku], quantity)], 1_000)]).await;
-                orders.push(ModelOrder { store, sku, quantity, reserved: fits, open: true, version: 1_000 });
+                orders.push(ModelOrder { store, sku, quantity, reserved: fits, open: true, version: 1_000, waiting: !managed[sku] });
             }
             Op::Close { order: index } | Op::Refund { order: index } | Op::Ship { order: index } | Op::Redeliver { order: index } => {
                 let Some(model) = orders.get_mut(index) else { continue };
@@ -307,6 +325,7 @@ async fn run_ops(kind: DbKind, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         model.reserved = false;
                     }
                     model.open = false;
+                    model.waiting = false;
                 }
                 let id = format!("O{index}");
                 let delivered = order(&id, status, &[(codes[model.sku], model.quantity)], model.version);
@@ -320,12 +339,18 @@ async fn run_ops(kind: DbKind, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(result.is_ok(), allowed, "step {}: {:?} gave {:?}", step, op, result.err().map(|e| e.to_string()));
                 if allowed {
                     on_hand[sku] += delta;
+                    if !std::mem::replace(&mut managed[sku], true) {
+                        model_first_count(&mut orders, sku, on_hand[sku]);
+                    }
                 }
             }
             Op::Receipt { sku, quantity } => {
                 let change = StockChange::Receipt { sku: codes[sku].into(), warehouse: "MAIN".into(), quantity, reason: String::new() };
                 shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap();
                 on_hand[sku] += quantity;
+                if !std::mem::replace(&mut managed[sku], true) {
+                    model_first_count(&mut orders, sku, on_hand[sku]);
+                }
             }
             Op::Restart => {
                 app.db.close().await;
@@ -533,3 +558,28 @@ async fn split_parcels_stored_with_order(kind: DbKind) {
     assert!(detail.shipments.iter().all(|s| s.warehouse_code == "MAIN"));
 }
 on_both_databases!(split_parcels_stored_with_order);
+
+/// Orders paid before a SKU's first count reserve nothing then; the count reserves them, so the
+/// offers leave their goods out.
+async fn first_count_reserves_open_orders(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "first-count").await else { return };
+    stock_sku(&app, &stores, "LATE", 0).await;
+    deliver(&app, &stores[0], vec![order("E1", PlatformStatus::Paid, &[("LATE", 2)], 1_700_000_000_000)]).await;
+    deliver(&app, &stores[1], vec![order("E2", PlatformStatus::Paid, &[("LATE", 1)], 1_700_000_000_000)]).await;
+    assert_ne!(workflow(&app, &stores[0], "E1").await.0, WorkflowState::Exception);
+    let change = StockChange::Stocktake { sku: "LATE".into(), warehouse: "MAIN".into(), counted: 5, reason: String::new() };
+    shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap();
+    assert_eq!(available(&app, "LATE").await, (5, 3), "both open orders reserved at the first count");
+    assert_eq!(offered_sum(&app, "LATE").await, 2);
+    // A second count does not reserve them again.
+    let change = StockChange::Stocktake { sku: "LATE".into(), warehouse: "MAIN".into(), counted: 6, reason: String::new() };
+    shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap();
+    assert_eq!(available(&app, "LATE").await, (6, 3));
+    // Shipping one of them now consumes its reservation.
+    let mut shipped = order("E1", PlatformStatus::Shipped, &[("LATE", 2)], 1_700_000_060_000);
+    shipped.platform_status = "WAIT_BUYER_CONFIRM_GOODS".into();
+    deliver(&app, &stores[0], vec![shipped]).await;
+    assert_eq!(available(&app, "LATE").await, (4, 1));
+    assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
+}
+on_both_databases!(first_count_reserves_open_orders);

@@ -55,6 +55,10 @@ impl Demo {
         config.sync.lag = Duration::from_secs(1);
         config.sync.overlap = Duration::from_secs(20);
 
+        // A reused data folder gets new simulated shops: real platforms never reuse an order id,
+        // and the same seed would hand out the earlier run's ids for other orders.
+        let reused = data_dir.join("shopkeeper.db").exists();
+        let seed = if reused { options.seed.wrapping_add(chrono::Utc::now().timestamp() as u64) } else { options.seed };
         let mut simulators = Vec::new();
         for (index, share) in [(0u16, 1.0), (1, 0.5)] {
             let mut listen = options.simulator_listen;
@@ -63,7 +67,7 @@ impl Demo {
             }
             let simulator = Simulator::start(
                 SimulatorConfig {
-                    seed: options.seed + u64::from(index),
+                    seed: seed.wrapping_add(u64::from(index)),
                     // The outlet sells at half the main store's pace.
                     rate_per_minute: options.orders_per_minute * share,
                     // Half an hour of history at half the real pace: most recent orders are

@@ -74,9 +74,8 @@ pub async fn store_page(
             }
         }
         if let (Action::Update, Some(stored)) = (&action, &stored) {
-            if releases(order.status) || consumes(order.status) {
-                lock.extend(write.order_reservations(stored.id).await?.iter().map(|r| r.sku_id));
-            }
+            // A status change may settle the reservations, and changed lines release them.
+            lock.extend(write.order_reservations(stored.id).await?.iter().filter(|r| r.state == "reserved").map(|r| r.sku_id));
         }
         found.push((stored, action, skus));
     }
@@ -113,8 +112,19 @@ pub async fn store_page(
             }
             Action::Update => {
                 let stored = stored.expect("an update has a stored order");
+                let changed = changed_lines(&mut write, store, stored.id, order).await?;
                 write.update_order(stored.id, order, &from, None).await?;
-                if releases(order.status) {
+                if let Some(change) = changed {
+                    // The reserved stock no longer matches what the order sells: give it back
+                    // and let a person look before anything ships.
+                    settle(&mut write, stored.id, Settle::Release, &mut touched).await?;
+                    let reason = format!(
+                        "the platform changed this order's lines after its stock was reserved ({change}); the stock was \
+                         released, check the order and retry it"
+                    );
+                    tracing::warn!(store = %store.name, order = %order.platform_order_id, %reason, "order moved to the exception list");
+                    write.mark_exception(stored.id, &reason).await?;
+                } else if releases(order.status) {
                     settle(&mut write, stored.id, Settle::Release, &mut touched).await?;
                 } else if consumes(order.status) {
                     settle(&mut write, stored.id, Settle::Ship, &mut touched).await?;
@@ -161,6 +171,34 @@ pub async fn retry_order(db: &Db, rules: &RuleBook, order_id: i64) -> anyhow::Re
     crate::stock::recompute_offers(&mut write, rules, &rule_set, &touched).await?;
     write.commit().await?;
     Ok(decided.workflow)
+}
+
+/// Compares an order's reserved lines with a newer version of the order; describes the first
+/// difference (a reserved line gone, another quantity or SKU, a new line), if any.
+async fn changed_lines(write: &mut WriteTx, store: &Store, order_id: i64, order: &IncomingOrder) -> anyhow::Result<Option<String>> {
+    let reservations: Vec<_> = write.order_reservations(order_id).await?.into_iter().filter(|r| r.state == "reserved").collect();
+    if reservations.is_empty() {
+        return Ok(None);
+    }
+    let stored_lines: HashMap<i64, String> = write.order_line_ids(order_id).await?.into_iter().collect();
+    for reservation in &reservations {
+        let platform_line_id = stored_lines.get(&reservation.order_line_id).cloned().unwrap_or_default();
+        let Some(line) = order.lines.iter().find(|line| line.platform_line_id == platform_line_id) else {
+            return Ok(Some(format!("line {platform_line_id:?} is gone")));
+        };
+        if line.quantity != reservation.quantity {
+            return Ok(Some(format!("line {platform_line_id:?} now has quantity {}, {} reserved", line.quantity, reservation.quantity)));
+        }
+        let sku = write.resolve_line_sku(store.id, &line.platform_item_id, &line.platform_sku_id, &line.sku_code).await?;
+        if sku.as_ref().map(|sku| sku.id) != Some(reservation.sku_id) {
+            return Ok(Some(format!("line {platform_line_id:?} now sells SKU {:?}", line.sku_code)));
+        }
+    }
+    let known: std::collections::HashSet<&String> = stored_lines.values().collect();
+    if let Some(line) = order.lines.iter().find(|line| !known.contains(&line.platform_line_id)) {
+        return Ok(Some(format!("new line {:?}", line.platform_line_id)));
+    }
+    Ok(None)
 }
 
 enum Action {

@@ -112,7 +112,8 @@ struct ServerArgs {
     /// Database URL (sqlite://PATH or postgres://USER@HOST/DB); default: SQLite in the data folder.
     #[arg(long)]
     database_url: Option<String>,
-    /// Folder whose review.rhai and allocation.rhai replace the built-in rules.
+    /// Folder whose allocation.rhai, review.rhai, stock_share.rhai and split.rhai replace the
+    /// built-in rules.
     #[arg(long)]
     rules_dir: Option<PathBuf>,
 }

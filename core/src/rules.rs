@@ -48,6 +48,24 @@ impl RuleKind {
         }
     }
 
+    /// Name of the entry function's argument, as the documentation writes it.
+    pub fn argument(self) -> &'static str {
+        match self {
+            Self::StockShare => "sku",
+            _ => "order",
+        }
+    }
+
+    /// A return value of the right shape, for error messages.
+    pub fn example_return(self) -> &'static str {
+        match self {
+            Self::Allocation => "#{ warehouse: \"WH-HZ\", reason: \"...\" }",
+            Self::Review => "#{ decision: \"approve\" }",
+            Self::StockShare => "#{ \"Store A\": #{ percent: 50 } }",
+            Self::Split => "[#{ lines: [0, 1] }]",
+        }
+    }
+
     pub fn file_name(self) -> String {
         format!("{}.rhai", self.name())
     }
@@ -213,7 +231,8 @@ pub fn compile(engine: &Engine, kind: RuleKind, source: &str, label: &str) -> Re
     let found = ast.iter_functions().any(|function| function.name == entry && function.params.len() == 1);
     if !found {
         return Err(RuleError(format!(
-            "{label}: the script must define `fn {entry}(order)`, the entry point of the {} rule",
+            "{label}: the script must define `fn {entry}({})`, the entry point of the {} rule",
+            kind.argument(),
             kind.name()
         )));
     }
@@ -625,7 +644,7 @@ impl RuleBook {
         let value = self.call_value(rule, input, label)?;
         let type_name = value.type_name();
         value.try_cast::<Map>().ok_or_else(|| {
-            RuleError(format!("{label}: `{entry}` returned a value of type {type_name}; it must return a map such as #{{ decision: \"approve\" }}"))
+            RuleError(format!("{label}: `{entry}` returned a value of type {type_name}; it must return a map such as {}", rule.kind.example_return()))
         })
     }
 

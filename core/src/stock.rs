@@ -61,18 +61,18 @@ pub async fn recompute_offers(write: &mut WriteTx, rules: &RuleBook, rule_set: &
         for target in &targets {
             facts.sales.insert((target.store_name.clone(), code.clone()), target.sales_7d);
         }
-        let requests = match crate::rules::with_facts(&facts, || rules.share(rule_set, input, &names)) {
-            Ok(requests) => requests,
+        let (offers, failure) = match crate::rules::with_facts(&facts, || rules.share(rule_set, input, &names)) {
+            Ok(requests) => (fit_offers(&levels, &targets, &requests), None),
             Err(error) => {
-                // No rule decides these offers; every store gets nothing until the rule is
-                // fixed, which can never oversell.
+                // No rule decides these offers: every store gets nothing, adjustments included,
+                // until the rule is fixed, which can never oversell.
                 tracing::error!(sku = %code, %error, "stock-share rule failed; offering nothing for this SKU");
-                vec![ShareRequest::Quantity(0); targets.len()]
+                (vec![0; targets.len()], Some(format!("{error}; offering 0 until the stock-share rule is fixed")))
             }
         };
-        let offers = fit_offers(&levels, &targets, &requests);
         for (target, offered) in targets.iter().zip(offers) {
             write.set_offer(target.store_id, sku_id, offered).await?;
+            write.set_offer_rule_error(target.store_id, sku_id, failure.as_deref()).await?;
         }
     }
     Ok(())
@@ -180,6 +180,10 @@ pub enum StockChange {
     Transfer { sku: String, from: String, to: String, quantity: i64, #[serde(default)] reason: String },
 }
 
+/// Largest number of units one manual change may add, remove or count.
+pub const MAX_UNITS_PER_CHANGE: i64 = 1_000_000_000;
+const MAX_REASON_CHARS: usize = 500;
+
 /// Applies a manual change in one transaction and recomputes the SKU's offers. Errors name the
 /// value and what to do; nothing is written when one is returned.
 pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor: &str) -> anyhow::Result<()> {
@@ -192,9 +196,20 @@ pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor
             )
         })
     };
-    let sku_code = match change {
-        StockChange::Adjustment { sku, .. } | StockChange::Receipt { sku, .. } | StockChange::Stocktake { sku, .. } | StockChange::Transfer { sku, .. } => sku,
+    let (sku_code, units, reason) = match change {
+        StockChange::Adjustment { sku, quantity, reason, .. } | StockChange::Receipt { sku, quantity, reason, .. } | StockChange::Transfer { sku, quantity, reason, .. } => (sku, *quantity, reason),
+        StockChange::Stocktake { sku, counted, reason, .. } => (sku, *counted, reason),
     };
+    anyhow::ensure!(
+        (-MAX_UNITS_PER_CHANGE..=MAX_UNITS_PER_CHANGE).contains(&units),
+        "{units} units is out of range for one stock change; enter at most {MAX_UNITS_PER_CHANGE}"
+    );
+    anyhow::ensure!(
+        reason.chars().count() <= MAX_REASON_CHARS,
+        "the reason is {} characters long; keep it to {MAX_REASON_CHARS}",
+        reason.chars().count()
+    );
+    let reason_or = |fallback: String| if reason.trim().is_empty() { fallback } else { reason.trim().to_owned() };
     let mut write = db.begin_write().await?;
     let sku_id = write
         .sku_by_code(sku_code)
@@ -209,23 +224,29 @@ pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor
         StockChange::Adjustment { warehouse: code, quantity, reason, .. } => {
             anyhow::ensure!(!reason.trim().is_empty(), "an adjustment needs a reason, such as \"damaged\" or \"found in bin A3\"");
             anyhow::ensure!(*quantity != 0, "an adjustment of 0 changes nothing; enter the number of units to add or remove");
-            steps.push((warehouse(code)?, MovementKind::Adjustment, *quantity, reason.clone()));
+            steps.push((warehouse(code)?, MovementKind::Adjustment, *quantity, reason.trim().to_owned()));
         }
-        StockChange::Receipt { warehouse: code, quantity, reason, .. } => {
+        StockChange::Receipt { warehouse: code, quantity, .. } => {
             anyhow::ensure!(*quantity > 0, "a receipt of {quantity} units is not possible; enter the units received (more than 0)");
-            steps.push((warehouse(code)?, MovementKind::Receipt, *quantity, if reason.is_empty() { "goods received".into() } else { reason.clone() }));
+            steps.push((warehouse(code)?, MovementKind::Receipt, *quantity, reason_or("goods received".into())));
         }
-        StockChange::Stocktake { warehouse: code, counted, reason, .. } => {
+        StockChange::Stocktake { warehouse: code, counted, .. } => {
             anyhow::ensure!(*counted >= 0, "a count of {counted} units is not possible; enter what is on the shelf (0 or more)");
             let warehouse_id = warehouse(code)?;
             let delta = counted - level_of(warehouse_id).on_hand;
-            steps.push((warehouse_id, MovementKind::Stocktake, delta, if reason.is_empty() { format!("counted {counted}") } else { reason.clone() }));
+            steps.push((warehouse_id, MovementKind::Stocktake, delta, reason_or(format!("counted {counted}"))));
         }
-        StockChange::Transfer { from, to, quantity, reason, .. } => {
+        StockChange::Transfer { from, to, quantity, .. } => {
             anyhow::ensure!(*quantity > 0, "a transfer of {quantity} units is not possible; enter the units to move (more than 0)");
             anyhow::ensure!(from != to, "a transfer from {from:?} to itself changes nothing; pick two warehouses");
             let (from_id, to_id) = (warehouse(from)?, warehouse(to)?);
-            let reason = if reason.is_empty() { format!("transfer {from} → {to}") } else { reason.clone() };
+            let free = level_of(from_id).available();
+            anyhow::ensure!(
+                *quantity <= free,
+                "SKU {sku_code:?} has only {free} free units in warehouse {from} to move (the rest is reserved for open orders); \
+                 transfer at most {free}"
+            );
+            let reason = reason_or(format!("transfer {from} → {to}"));
             steps.push((from_id, MovementKind::TransferOut, -quantity, reason.clone()));
             steps.push((to_id, MovementKind::TransferIn, *quantity, reason));
         }
@@ -249,8 +270,9 @@ pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor
             let code = warehouses.iter().find(|(_, id)| *id == warehouse_id).map(|(code, _)| code.as_str()).unwrap_or("?");
             anyhow::bail!(
                 "SKU {sku_code:?} in warehouse {code}: changing on-hand by {on_hand_delta} would leave {} on hand with {} reserved \
-                 for open orders; stock cannot go below what is reserved",
-                level.on_hand + on_hand_delta,
+                 for open orders; stock cannot go below what is reserved. Ship, close or move those orders first (the movement \
+                 history lists them), or count again",
+                level.on_hand.saturating_add(*on_hand_delta),
                 level.reserved
             );
         }

@@ -23,3 +23,6 @@ DROP INDEX stock_offers_due;
 CREATE INDEX stock_offers_store_due ON stock_offers (store_id, pending, updated_at, sku_id);
 DROP INDEX store_listings_sku;
 CREATE INDEX store_listings_sku ON store_listings (sku_id, store_id);
+
+-- Why the stock-share rule could not compute an offer (the offer is then 0).
+ALTER TABLE stock_offers ADD COLUMN rule_error TEXT;

@@ -583,3 +583,72 @@ async fn first_count_reserves_open_orders(kind: DbKind) {
     assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
 }
 on_both_databases!(first_count_reserves_open_orders);
+
+/// A newer version of a reserved order with other lines releases its stock and goes to the
+/// exception list; a retry reserves what it sells now.
+async fn changed_lines_release_reservation(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "changed-lines").await else { return };
+    stock_sku(&app, &stores, "OLD", 5).await;
+    stock_sku(&app, &stores, "NEW", 5).await;
+    let store = &stores[0];
+    deliver(&app, store, vec![order("C1", PlatformStatus::Paid, &[("OLD", 2)], 1_700_000_000_000)]).await;
+    assert_eq!(available(&app, "OLD").await, (5, 2));
+    let mut changed = order("C1", PlatformStatus::Paid, &[("NEW", 3)], 1_700_000_060_000);
+    changed.lines[0].platform_line_id = "C1-other".into();
+    deliver(&app, store, vec![changed]).await;
+    let (state, reason) = workflow(&app, store, "C1").await;
+    assert_eq!(state, WorkflowState::Exception);
+    assert!(reason.as_deref().unwrap().contains("changed this order's lines"), "{reason:?}");
+    assert_eq!(available(&app, "OLD").await, (5, 0), "the old line's stock is released");
+    let id: i64 = sqlx::query_scalar("SELECT id FROM orders WHERE platform_order_id = 'C1'").fetch_one(app.db.pool()).await.unwrap();
+    assert_ne!(shopkeeper::intake::retry_order(&app.db, &app.rules, id).await.unwrap(), WorkflowState::Exception);
+    assert_eq!(available(&app, "NEW").await, (5, 3));
+    assert_eq!(available(&app, "OLD").await, (5, 0), "the dropped line does not reserve again");
+    assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
+}
+on_both_databases!(changed_lines_release_reservation);
+
+/// Out-of-range changes, over-long reasons, transfers beyond free stock and mappings of
+/// listings nobody sells are rejected with a message and change nothing.
+async fn bad_stock_changes_rejected(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "bad-changes").await else { return };
+    stock_sku(&app, &stores, "BAD", 5).await;
+    app.db.ensure_warehouse("SH", "Shanghai", "上海市", "上海市").await.unwrap();
+    let cases = [
+        (StockChange::Stocktake { sku: "BAD".into(), warehouse: "MAIN".into(), counted: i64::MAX, reason: String::new() }, "out of range"),
+        (StockChange::Receipt { sku: "BAD".into(), warehouse: "MAIN".into(), quantity: 5_000_000_000_000, reason: String::new() }, "out of range"),
+        (StockChange::Adjustment { sku: "BAD".into(), warehouse: "MAIN".into(), quantity: i64::MIN, reason: "x".into() }, "out of range"),
+        (StockChange::Receipt { sku: "BAD".into(), warehouse: "MAIN".into(), quantity: 1, reason: "r".repeat(501) }, "keep it to 500"),
+        (StockChange::Transfer { sku: "BAD".into(), from: "MAIN".into(), to: "SH".into(), quantity: 6, reason: String::new() }, "only 5 free"),
+    ];
+    for (change, expected) in cases {
+        let error = shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap_err().to_string();
+        assert!(error.contains(expected), "{change:?}: {error}");
+    }
+    assert_eq!(available(&app, "BAD").await, (5, 0));
+    assert_eq!(app.db.movement_rows(Some("BAD"), 10).await.unwrap().len(), 1, "only the opening count");
+    let mut write = app.db.begin_write().await.unwrap();
+    let sku = write.sku_by_code("BAD").await.unwrap().unwrap();
+    assert!(!write.map_listing(stores[0].id, "nope", "nope", sku).await.unwrap(), "no listing and no order sold it");
+}
+on_both_databases!(bad_stock_changes_rejected);
+
+/// A share rule that fails on a real SKU offers 0 to every store, adjustments included, and the
+/// offer shows the rule's error.
+async fn failing_share_rule_offers_nothing(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "share-fails").await else { return };
+    stock_sku(&app, &stores, "BOOM-1", 10).await;
+    shopkeeper::stock::set_adjustment(&app.db, &app.rules, stores[0].id, "BOOM-1", 3).await.unwrap();
+    assert!(offered_sum(&app, "BOOM-1").await > 0);
+    let source = "fn share(sku) { if sku.code.starts_with(\"BOOM\") { throw \"no share for \" + sku.code; } let r = #{}; for s in sku.stores { r[s.name] = #{ percent: 50 }; } r }";
+    let saved = app.db.insert_rule_version("stock_share", source, "test", "test").await.unwrap();
+    shopkeeper::rules_admin::activate(&app, shopkeeper::rules::RuleKind::StockShare, saved.version).await.unwrap();
+    let offers = app.db.offer_rows().await.unwrap();
+    let boom: Vec<_> = offers.iter().filter(|o| o.sku_code == "BOOM-1").collect();
+    assert_eq!(boom.len(), 2);
+    for offer in boom {
+        assert_eq!(offer.offered, 0, "{offer:?}");
+        assert!(offer.rule_error.as_deref().is_some_and(|e| e.contains("no share for BOOM-1")), "{offer:?}");
+    }
+}
+on_both_databases!(failing_share_rule_offers_nothing);

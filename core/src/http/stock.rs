@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult};
 use crate::server::App;
-use crate::stock::StockChange;
+use crate::stock::{MAX_UNITS_PER_CHANGE, StockChange};
 use crate::storage::stock::{ListingRow, MovementRow, OfferRow, StockRow};
 
 pub fn routes() -> Router<App> {
@@ -34,6 +34,9 @@ struct Overview {
 async fn overview(State(app): State<App>) -> ApiResult<Overview> {
     Ok(Json(Overview { levels: app.db.stock_rows().await?, offers: app.db.offer_rows().await? }))
 }
+// NOTE: levels and offers are read by two queries, so under heavy sales a response can pair
+// levels with offers computed a moment later (the stored offers themselves never exceed free
+// stock; the pair is only shown side by side).
 
 #[derive(Deserialize)]
 struct MovementQuery {
@@ -85,7 +88,13 @@ async fn map_listing(State(app): State<App>, body: Result<Json<MapListing>, axum
         return Err(ApiError::bad_request(format!("unknown SKU {:?}; add it first (POST /api/skus)", mapping.sku)));
     };
     write.lock_skus(&[sku_id]).await?;
-    write.map_listing(mapping.store_id, &mapping.platform_item_id, &mapping.platform_sku_id, sku_id).await?;
+    if !write.map_listing(mapping.store_id, &mapping.platform_item_id, &mapping.platform_sku_id, sku_id).await? {
+        return Err(ApiError::not_found(format!(
+            "store {} has no listing with item {:?} and SKU {:?}, and no order sold one; copy the ids from the listings table \
+             or from the order's line",
+            mapping.store_id, mapping.platform_item_id, mapping.platform_sku_id
+        )));
+    }
     let rule_set = app.rules.current();
     crate::stock::recompute_offers(&mut write, &app.rules, &rule_set, &[sku_id]).await?;
     write.commit().await?;
@@ -138,6 +147,9 @@ async fn add_sku(State(app): State<App>, body: Result<Json<NewSku>, axum::extrac
     if code.is_empty() || code.chars().count() > 128 {
         return Err(ApiError::bad_request(format!("SKU code {:?} must be 1-128 characters", sku.code)));
     }
+    if sku.name.chars().count() > 512 {
+        return Err(ApiError::bad_request(format!("SKU name is {} characters long; keep it to 512", sku.name.chars().count())));
+    }
     let mut write = app.db.begin_write().await?;
     let id = write.create_sku(code, sku.name.trim()).await?;
     if let Some(grams) = sku.weight_grams {
@@ -150,6 +162,9 @@ async fn add_sku(State(app): State<App>, body: Result<Json<NewSku>, axum::extrac
         sqlx::query("UPDATE skus SET presale = $2 WHERE id = $1").bind(id).bind(i64::from(presale)).execute(&mut *write.tx).await.map_err(anyhow::Error::from)?;
     }
     if let Some(threshold) = sku.low_stock_threshold {
+        if !(0..=MAX_UNITS_PER_CHANGE).contains(&threshold) {
+            return Err(ApiError::bad_request(format!("low_stock_threshold {threshold} is out of range; use 0 to {MAX_UNITS_PER_CHANGE}")));
+        }
         sqlx::query("UPDATE skus SET low_stock_threshold = $2 WHERE id = $1").bind(id).bind(threshold.max(0)).execute(&mut *write.tx).await.map_err(anyhow::Error::from)?;
     }
     write.commit().await?;
@@ -205,12 +220,14 @@ async fn store_warehouses(
         return Err(ApiError::not_found(format!("store {store_id} not found")));
     }
     let known = app.db.warehouse_ids_by_code().await?;
-    let mut ids = Vec::new();
+    let mut ids: Vec<i64> = Vec::new();
     for code in &body.warehouses {
         let id = known.get(code).copied().ok_or_else(|| {
             ApiError::bad_request(format!("unknown warehouse {code:?}; the warehouses are {}", known.keys().cloned().collect::<Vec<_>>().join(", ")))
         })?;
-        ids.push(id);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
     }
     let mut write = app.db.begin_write().await?;
     sqlx::query("DELETE FROM store_warehouses WHERE store_id = $1").bind(store_id).execute(&mut *write.tx).await.map_err(anyhow::Error::from)?;

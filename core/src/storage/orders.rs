@@ -292,6 +292,18 @@ impl WriteTx {
         self.upsert_lines(id, order).await
     }
 
+    /// Moves a stored order to the exception list with `reason`, keeping its other decisions.
+    pub async fn mark_exception(&mut self, id: i64, reason: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE orders SET workflow_state = 'exception', exception_reason = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(reason)
+            .bind(crate::now_ms())
+            .execute(&mut *self.tx)
+            .await
+            .context("failed to move order to the exception list")?;
+        Ok(())
+    }
+
     /// Writes the rule decisions and workflow state of a stored order.
     pub async fn set_decisions(&mut self, id: i64, workflow: WorkflowState, decisions: &Decisions) -> anyhow::Result<()> {
         sqlx::query(
@@ -318,6 +330,18 @@ impl WriteTx {
 
     async fn upsert_lines(&mut self, order_id: i64, order: &IncomingOrder) -> anyhow::Result<()> {
         let now = crate::now_ms();
+        // Lines the platform dropped go too, unless stock was ever reserved for them (their
+        // reservation rows keep the ledger's history).
+        let kept: Vec<String> = order.lines.iter().map(|line| line.platform_line_id.clone()).collect();
+        for (id, platform_line_id) in self.order_line_ids(order_id).await? {
+            if !kept.contains(&platform_line_id) {
+                sqlx::query("DELETE FROM order_lines WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.order_line_id = $1)")
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("failed to remove a dropped order line")?;
+            }
+        }
         for (index, line) in order.lines.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO order_lines (order_id, line_no, platform_line_id, platform_item_id, \

@@ -392,6 +392,18 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Records why an offer could not be computed (a failing stock-share rule), or clears it.
+    pub async fn set_offer_rule_error(&mut self, store_id: i64, sku_id: i64, error: Option<&str>) -> anyhow::Result<()> {
+        sqlx::query("UPDATE stock_offers SET rule_error = $3 WHERE store_id = $1 AND sku_id = $2")
+            .bind(store_id)
+            .bind(sku_id)
+            .bind(error.map(|text| crate::domain::truncate_chars(text, 1_000)))
+            .execute(&mut *self.tx)
+            .await
+            .context("failed to record stock-share rule error")?;
+        Ok(())
+    }
+
     /// Stores (or refreshes) a listing pulled from a store and maps it to the SKU with its code,
     /// creating that SKU when the code is new. A listing mapped by hand keeps its mapping.
     pub async fn upsert_listing(
@@ -446,7 +458,8 @@ impl WriteTx {
         Ok(row.try_get("sku_id")?)
     }
 
-    /// Maps a listing to a SKU by hand.
+    /// Maps a listing to a SKU by hand; returns false when the store has no such listing and no
+    /// order ever sold it.
     pub async fn map_listing(&mut self, store_id: i64, item_id: &str, platform_sku_id: &str, sku_id: i64) -> anyhow::Result<bool> {
         let done = sqlx::query(
             "UPDATE store_listings SET sku_id = $4 WHERE store_id = $1 AND platform_item_id = $2 AND platform_sku_id = $3",
@@ -460,6 +473,18 @@ impl WriteTx {
         .context("failed to map listing")?;
         if done.rows_affected() == 1 {
             return Ok(true);
+        }
+        let sold: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.store_id = $1 \
+             AND l.platform_item_id = $2 AND l.platform_sku_id = $3",
+        )
+        .bind(store_id)
+        .bind(item_id)
+        .bind(platform_sku_id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        if sold == 0 {
+            return Ok(false);
         }
         // A listing seen only in orders (no product pull yet) gets its row now.
         sqlx::query(
@@ -590,6 +615,8 @@ pub struct OfferRow {
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
+    /// Why the stock-share rule could not compute this offer, when it failed.
+    pub rule_error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -654,7 +681,7 @@ impl Db {
     pub async fn offer_rows(&self) -> anyhow::Result<Vec<OfferRow>> {
         let rows = sqlx::query(
             "SELECT o.store_id, s.name AS store_name, o.sku_id, k.code, o.offered, o.adjustment, o.pushed_quantity, \
-             o.pushed_at, o.pending, o.attempts, o.next_attempt_at, o.last_error \
+             o.pushed_at, o.pending, o.attempts, o.next_attempt_at, o.last_error, o.rule_error \
              FROM stock_offers o JOIN stores s ON s.id = o.store_id JOIN skus k ON k.id = o.sku_id ORDER BY k.code, s.name",
         )
         .fetch_all(&self.pool)
@@ -675,6 +702,7 @@ impl Db {
                     attempts: row.try_get("attempts")?,
                     next_attempt_at: row.try_get("next_attempt_at")?,
                     last_error: row.try_get("last_error")?,
+                    rule_error: row.try_get("rule_error")?,
                 })
             })
             .collect()

@@ -657,16 +657,29 @@ impl RuleBook {
         DEADLINE.with(|deadline| deadline.set(None));
         match result {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(RuleError(describe_eval_error(label, &error))),
+            Ok(Err(error)) => Err(RuleError(describe_eval_error(label, &error, &self.limits))),
             Err(_) => Err(RuleError(format!("{label}: the script engine panicked"))),
         }
     }
 }
 
-fn describe_eval_error(label: &str, error: &EvalAltResult) -> String {
+fn describe_eval_error(label: &str, error: &EvalAltResult, limits: &ScriptLimits) -> String {
     let position = error.position();
     let message = match error {
         EvalAltResult::ErrorTerminated(reason, _) => reason.to_string(),
+        EvalAltResult::ErrorTooManyOperations(_) => format!(
+            "the script ran more than {} operations (an endless loop, or too much work per order)",
+            limits.max_operations
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => {
+            format!("the script called functions more than {} levels deep (endless recursion?)", limits.max_call_levels)
+        }
+        EvalAltResult::ErrorDataTooLarge(what, _) => format!(
+            "{what} grew past the limit (strings {} bytes, arrays {} and maps {} entries)",
+            limits.max_string_bytes, limits.max_array_len, limits.max_map_len
+        ),
+        // The message already carries the position; say it once, in front.
+        EvalAltResult::ErrorRuntime(value, _) => format!("runtime error: {value}"),
         other => other.to_string(),
     };
     match position.line() {
@@ -814,9 +827,9 @@ mod tests {
     #[test]
     fn hostile_scripts_fail_cleanly() {
         let cases = [
-            ("fn review(order) { loop { } }", "operations"),
-            ("fn review(order) { review(order) }", "stack"),
-            ("fn review(order) { let s = \"x\"; loop { s += s; } }", "too large"),
+            ("fn review(order) { loop { } }", "more than 500000 operations"),
+            ("fn review(order) { review(order) }", "more than 32 levels deep"),
+            ("fn review(order) { let s = \"x\"; loop { s += s; } }", "grew past the limit"),
             ("fn review(order) { 42 }", "returned a value of type i64"),
             ("fn review(order) { throw \"boom\" }", "boom"),
             ("fn review(order) { 1 / 0 }", "Division by zero"),

@@ -499,6 +499,16 @@ async fn push_subtracts_open_orders(kind: DbKind) {
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("\"NOPE\""), "{body}");
+    let changes = format!("{}/api/stock/changes", server.url());
+    for (payload, expected) in [
+        (serde_json::json!({ "kind": "receipt", "sku": code, "warehouse": "MAIN", "quantity": 1.5 }), "expected a whole number"),
+        (serde_json::json!({ "kind": "adjustment", "sku": code, "warehouse": "MAIN", "quantity": 2 }), "no field `reason`"),
+    ] {
+        let response = client.post(&changes).json(&payload).send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains(expected), "{payload}: {body}");
+    }
     assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
 }
 on_both_databases!(push_subtracts_open_orders);

@@ -11,6 +11,18 @@ use crate::server::App;
 use crate::stock::{MAX_UNITS_PER_CHANGE, StockChange};
 use crate::storage::stock::{ListingRow, MovementRow, OfferRow, StockRow};
 
+/// Turns the JSON reader's wording into plain words: the field, what it should be, where.
+fn plain(rejection: &axum::extract::rejection::JsonRejection) -> String {
+    rejection
+        .body_text()
+        .replace("Failed to deserialize the JSON body into the target type: ", "")
+        .replace("Failed to parse the request body as JSON: ", "not valid JSON: ")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected internally tagged enum StockChange", "expected an object with a \"kind\" field")
+        .replace("floating point", "the number")
+        .replace("missing field", "the request has no field")
+}
+
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/stock", get(overview))
@@ -56,7 +68,7 @@ async fn change(State(app): State<App>, body: Result<Json<StockChange>, axum::ex
     let Json(change) = body.map_err(|error| {
         ApiError::bad_request(format!(
             "invalid stock change: {}; send {{\"kind\": \"adjustment\"|\"receipt\"|\"stocktake\"|\"transfer\", \"sku\": ..., \"warehouse\": ..., ...}}",
-            error.body_text()
+            plain(&error)
         ))
     })?;
     crate::stock::apply_change(&app.db, &app.rules, &change, "web").await.map_err(|error| ApiError::bad_request(format!("{error:#}")))?;
@@ -79,7 +91,7 @@ struct MapListing {
 }
 
 async fn map_listing(State(app): State<App>, body: Result<Json<MapListing>, axum::extract::rejection::JsonRejection>) -> ApiResult<serde_json::Value> {
-    let Json(mapping) = body.map_err(|error| ApiError::bad_request(format!("invalid mapping: {}", error.body_text())))?;
+    let Json(mapping) = body.map_err(|error| ApiError::bad_request(format!("invalid mapping: {}", plain(&error))))?;
     if app.db.store(mapping.store_id).await?.is_none() {
         return Err(ApiError::not_found(format!("store {} not found", mapping.store_id)));
     }
@@ -113,7 +125,7 @@ async fn adjust_offer(
     Path((store_id, sku)): Path<(i64, String)>,
     body: Result<Json<Adjustment>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<serde_json::Value> {
-    let Json(body) = body.map_err(|error| ApiError::bad_request(format!("invalid adjustment: {}; send {{\"adjustment\": N}}", error.body_text())))?;
+    let Json(body) = body.map_err(|error| ApiError::bad_request(format!("invalid adjustment: {}; send {{\"adjustment\": N}}", plain(&error))))?;
     if !(-1_000_000..=1_000_000).contains(&body.adjustment) {
         return Err(ApiError::bad_request(format!("adjustment {} is out of range; use -1000000 to 1000000", body.adjustment)));
     }
@@ -142,7 +154,7 @@ struct NewSku {
 }
 
 async fn add_sku(State(app): State<App>, body: Result<Json<NewSku>, axum::extract::rejection::JsonRejection>) -> ApiResult<serde_json::Value> {
-    let Json(sku) = body.map_err(|error| ApiError::bad_request(format!("invalid SKU: {}", error.body_text())))?;
+    let Json(sku) = body.map_err(|error| ApiError::bad_request(format!("invalid SKU: {}", plain(&error))))?;
     let code = sku.code.trim();
     if code.is_empty() || code.chars().count() > 128 {
         return Err(ApiError::bad_request(format!("SKU code {:?} must be 1-128 characters", sku.code)));
@@ -181,7 +193,7 @@ struct BinAssignment {
 }
 
 async fn set_bin(State(app): State<App>, body: Result<Json<BinAssignment>, axum::extract::rejection::JsonRejection>) -> ApiResult<serde_json::Value> {
-    let Json(body) = body.map_err(|error| ApiError::bad_request(format!("invalid bin: {}; send {{\"sku\", \"warehouse\", \"bin\"}}", error.body_text())))?;
+    let Json(body) = body.map_err(|error| ApiError::bad_request(format!("invalid bin: {}; send {{\"sku\", \"warehouse\", \"bin\"}}", plain(&error))))?;
     let bin = body.bin.trim();
     if bin.chars().count() > 64 || bin.chars().any(char::is_control) {
         return Err(ApiError::bad_request(format!("bin {:?} is invalid; use at most 64 characters and no control characters", crate::domain::truncate_for_message(bin))));
@@ -215,7 +227,7 @@ async fn store_warehouses(
     Path(store_id): Path<i64>,
     body: Result<Json<StoreWarehouses>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<serde_json::Value> {
-    let Json(body) = body.map_err(|error| ApiError::bad_request(format!("invalid warehouses: {}; send {{\"warehouses\": [\"CODE\"]}}", error.body_text())))?;
+    let Json(body) = body.map_err(|error| ApiError::bad_request(format!("invalid warehouses: {}; send {{\"warehouses\": [\"CODE\"]}}", plain(&error))))?;
     if app.db.store(store_id).await?.is_none() {
         return Err(ApiError::not_found(format!("store {store_id} not found")));
     }

@@ -237,7 +237,7 @@ impl WriteTx {
         .await
         .with_context(|| format!("failed to insert order {:?}", order.platform_order_id))?
         .try_get("id")?;
-        self.upsert_lines(id, order).await?;
+        self.upsert_lines(id, order, false).await?;
         Ok(id)
     }
 
@@ -289,7 +289,7 @@ impl WriteTx {
         if let Some((workflow, decisions)) = decided {
             self.set_decisions(id, workflow, decisions).await?;
         }
-        self.upsert_lines(id, order).await
+        self.upsert_lines(id, order, true).await
     }
 
     /// Moves a stored order to the exception list with `reason`, keeping its other decisions.
@@ -328,12 +328,13 @@ impl WriteTx {
         Ok(())
     }
 
-    async fn upsert_lines(&mut self, order_id: i64, order: &IncomingOrder) -> anyhow::Result<()> {
+    async fn upsert_lines(&mut self, order_id: i64, order: &IncomingOrder, existing: bool) -> anyhow::Result<()> {
         let now = crate::now_ms();
         // Lines the platform dropped go too, unless stock was ever reserved for them (their
-        // reservation rows keep the ledger's history).
+        // reservation rows keep the ledger's history). A new order has no earlier lines.
         let kept: Vec<String> = order.lines.iter().map(|line| line.platform_line_id.clone()).collect();
-        for (id, platform_line_id) in self.order_line_ids(order_id).await? {
+        let earlier = if existing { self.order_line_ids(order_id).await? } else { Vec::new() };
+        for (id, platform_line_id) in earlier {
             if !kept.contains(&platform_line_id) {
                 sqlx::query("DELETE FROM order_lines WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.order_line_id = $1)")
                     .bind(id)

@@ -233,7 +233,13 @@ pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor
         StockChange::Stocktake { warehouse: code, counted, .. } => {
             anyhow::ensure!(*counted >= 0, "a count of {counted} units is not possible; enter what is on the shelf (0 or more)");
             let warehouse_id = warehouse(code)?;
-            let delta = counted - level_of(warehouse_id).on_hand;
+            let level = level_of(warehouse_id);
+            if *counted < level.reserved {
+                // The shelf has less than open orders hold: the count stands, and the newest
+                // reservations give way until the rest fit.
+                release_for_count(&mut write, sku_id, sku_code, warehouse_id, code, level.reserved - counted, actor).await?;
+            }
+            let delta = counted - level.on_hand;
             steps.push((warehouse_id, MovementKind::Stocktake, delta, reason_or(format!("counted {counted}"))));
         }
         StockChange::Transfer { from, to, quantity, .. } => {
@@ -283,6 +289,67 @@ pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor
     let rule_set = rules.current();
     recompute_offers(&mut write, rules, &rule_set, &[sku_id]).await?;
     write.commit().await
+}
+
+/// Releases reservations of `sku_id` in a warehouse, newest order first, until at least
+/// `shortfall` units are free of them, and moves those orders to the exception list as out of
+/// stock. Used when a count finds fewer units than open orders have reserved.
+async fn release_for_count(
+    write: &mut WriteTx,
+    sku_id: i64,
+    sku_code: &str,
+    warehouse_id: i64,
+    warehouse_code: &str,
+    shortfall: i64,
+    actor: &str,
+) -> anyhow::Result<()> {
+    let held: Vec<(i64,)> = sqlx::query_as(
+        "SELECT r.order_id FROM reservations r JOIN orders o ON o.id = r.order_id \
+         WHERE r.sku_id = $1 AND r.warehouse_id = $2 AND r.state = 'reserved' ORDER BY o.paid_at DESC, o.id DESC, r.order_line_id DESC",
+    )
+    .bind(sku_id)
+    .bind(warehouse_id)
+    .fetch_all(&mut *write.tx)
+    .await?;
+    let mut released = 0;
+    let mut orders: Vec<i64> = Vec::new();
+    for (order_id,) in held {
+        if released >= shortfall {
+            break;
+        }
+        // The whole order gives its stock back, so none of it ships half reserved.
+        if orders.contains(&order_id) {
+            continue;
+        }
+        orders.push(order_id);
+        for reservation in write.order_reservations(order_id).await? {
+            if reservation.state != "reserved" || !write.close_reservation(reservation.order_line_id, "released").await? {
+                continue;
+            }
+            let movement = Movement {
+                sku_id: reservation.sku_id,
+                warehouse_id: reservation.warehouse_id,
+                kind: MovementKind::Released,
+                on_hand_delta: 0,
+                reserved_delta: -reservation.quantity,
+                order_id: Some(order_id),
+                order_line_id: Some(reservation.order_line_id),
+                reason: "released: a count found less stock than was reserved",
+                actor,
+            };
+            anyhow::ensure!(write.apply_movement(&movement).await?, "releasing line {} failed", reservation.order_line_id);
+            if reservation.sku_id == sku_id && reservation.warehouse_id == warehouse_id {
+                released += reservation.quantity;
+            }
+        }
+        let reason = format!(
+            "out of stock: a count of SKU {sku_code:?} in warehouse {warehouse_code} found less than open orders had reserved, \
+             and this order's stock was released; receive stock or move it to that warehouse, then retry the order"
+        );
+        write.mark_exception(order_id, &reason).await?;
+        tracing::warn!(sku = %sku_code, order_id, "count below reservations; order moved to the exception list");
+    }
+    Ok(())
 }
 
 /// Reserves the lines of open orders that sell a SKU which just became stock-managed. Those

@@ -662,3 +662,27 @@ async fn failing_share_rule_offers_nothing(kind: DbKind) {
     }
 }
 on_both_databases!(failing_share_rule_offers_nothing);
+
+/// A count below what open orders reserved stands: the newest orders give their stock back and
+/// go to the exception list, the older ones keep theirs.
+async fn count_below_reserved_releases_newest(kind: DbKind) {
+    let Some((app, stores)) = quiet_app(kind, "short-count").await else { return };
+    stock_sku(&app, &stores, "SHORT", 5).await;
+    let store = &stores[0];
+    let mut older = order("S1", PlatformStatus::Paid, &[("SHORT", 2)], 1_700_000_000_000);
+    older.paid_at_ms = Some(1_700_000_000_000);
+    let mut newer = order("S2", PlatformStatus::Paid, &[("SHORT", 2)], 1_700_000_000_000);
+    newer.paid_at_ms = Some(1_700_000_100_000);
+    deliver(&app, store, vec![older, newer]).await;
+    assert_eq!(available(&app, "SHORT").await, (5, 4));
+    let change = StockChange::Stocktake { sku: "SHORT".into(), warehouse: "MAIN".into(), counted: 3, reason: "shelf count".into() };
+    shopkeeper::stock::apply_change(&app.db, &app.rules, &change, "test").await.unwrap();
+    assert_eq!(available(&app, "SHORT").await, (3, 2), "the count stands and one order's 2 units are released");
+    assert_ne!(workflow(&app, store, "S1").await.0, WorkflowState::Exception, "the older order keeps its stock");
+    let (state, reason) = workflow(&app, store, "S2").await;
+    assert_eq!(state, WorkflowState::Exception);
+    assert!(reason.unwrap().contains("a count of SKU \"SHORT\""));
+    assert_eq!(offered_sum(&app, "SHORT").await, 1);
+    assert!(app.db.ledger_disagreements().await.unwrap().is_empty());
+}
+on_both_databases!(count_below_reserved_releases_newest);

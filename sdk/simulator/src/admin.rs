@@ -124,6 +124,17 @@ async fn sell_form(
         Ok(form) => form,
         Err(rejection) => return bad_request(format!("invalid sell form: {rejection}")),
     };
+    // A buyer on the shop page can only buy what the shop shows; POST /_sim/trades remains
+    // the way to oversell on purpose.
+    let shown = simulator.quantity_of(&form.outer_sku_id);
+    if let Some(shown) = shown
+        && shown < i64::from(form.quantity)
+    {
+        return bad_request(format!(
+            "the shop shows {shown} of {} for sale, so a buyer cannot buy {}; POST /_sim/trades sells beyond stock on purpose",
+            form.outer_sku_id, form.quantity
+        ));
+    }
     let spec = ScriptedTrade {
         lines: vec![ScriptedLine {
             outer_sku_id: form.outer_sku_id,

@@ -774,6 +774,19 @@ async fn stock_admin_routes() {
     assert_eq!(simulator.quantity_of("TEA-LJ-500G"), Some(2));
     assert_eq!(simulator.trades_now().len(), 2);
 
+    // A buyer cannot buy more than the shop shows.
+    let request = Request::post("/_sim/sell")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("outer_sku_id=TEA-LJ-500G&quantity=3"))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(router.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(simulator.quantity_of("TEA-LJ-500G"), Some(2));
+    assert_eq!(simulator.trades_now().len(), 2);
+    assert_eq!(simulator.oversold_units(), 0);
+
     let (status_code, page) =
         send_raw(&router, Request::get("/_sim/").body(Body::empty()).unwrap()).await;
     assert_eq!(status_code, StatusCode::OK);

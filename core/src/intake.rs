@@ -73,16 +73,19 @@ pub async fn store_page(
                 skus.push(sku);
             }
         }
+        let mut reserved = false;
         if let (Action::Update, Some(stored)) = (&action, &stored) {
             // A status change may settle the reservations, and changed lines release them.
-            lock.extend(write.order_reservations(stored.id).await?.iter().filter(|r| r.state == "reserved").map(|r| r.sku_id));
+            let held: Vec<i64> = write.order_reservations(stored.id).await?.iter().filter(|r| r.state == "reserved").map(|r| r.sku_id).collect();
+            reserved = !held.is_empty();
+            lock.extend(held);
         }
-        found.push((stored, action, skus));
+        found.push((stored, action, skus, reserved));
     }
     write.lock_skus(&lock).await?;
 
     let mut touched = Vec::new();
-    for (order, (stored, action, skus)) in page.orders.iter().zip(found) {
+    for (order, (stored, action, skus, reserved)) in page.orders.iter().zip(found) {
         match action {
             Action::Nothing => {}
             Action::Insert => {
@@ -112,7 +115,8 @@ pub async fn store_page(
             }
             Action::Update => {
                 let stored = stored.expect("an update has a stored order");
-                let changed = changed_lines(&mut write, store, stored.id, order).await?;
+                // Only an order that holds stock can have lines that no longer match it.
+                let changed = if reserved { changed_lines(&mut write, store, stored.id, order).await? } else { None };
                 write.update_order(stored.id, order, &from, None).await?;
                 if let Some(change) = changed {
                     // The reserved stock no longer matches what the order sells: give it back
@@ -124,9 +128,9 @@ pub async fn store_page(
                     );
                     tracing::warn!(store = %store.name, order = %order.platform_order_id, %reason, "order moved to the exception list");
                     write.mark_exception(stored.id, &reason).await?;
-                } else if releases(order.status) {
+                } else if reserved && releases(order.status) {
                     settle(&mut write, stored.id, Settle::Release, &mut touched).await?;
-                } else if consumes(order.status) {
+                } else if reserved && consumes(order.status) {
                     settle(&mut write, stored.id, Settle::Ship, &mut touched).await?;
                 }
                 counts.updated += 1;
@@ -173,7 +177,7 @@ pub async fn retry_order(db: &Db, rules: &RuleBook, order_id: i64) -> anyhow::Re
     Ok(decided.workflow)
 }
 
-/// Compares an order's reserved lines with a newer version of the order; describes the first
+/// Compares an order's reserved lines with a newer version of the order. Returns the first
 /// difference (a reserved line gone, another quantity or SKU, a new line), if any.
 async fn changed_lines(write: &mut WriteTx, store: &Store, order_id: i64, order: &IncomingOrder) -> anyhow::Result<Option<String>> {
     let reservations: Vec<_> = write.order_reservations(order_id).await?.into_iter().filter(|r| r.state == "reserved").collect();

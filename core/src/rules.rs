@@ -290,7 +290,7 @@ pub struct Split {
     pub rule_version: i64,
 }
 
-/// How many units of a SKU the stock-share rule asks for one store.
+/// Units of a SKU that the stock-share rule requests for one store.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ShareRequest {
     /// A percentage of the stock in the store's warehouses.
@@ -678,7 +678,7 @@ fn describe_eval_error(label: &str, error: &EvalAltResult, limits: &ScriptLimits
             "{what} grew past the limit (strings {} bytes, arrays {} and maps {} entries)",
             limits.max_string_bytes, limits.max_array_len, limits.max_map_len
         ),
-        // The message already carries the position; say it once, in front.
+        // Rhai's message already contains the position, which is added once in front below.
         EvalAltResult::ErrorRuntime(value, _) => format!("runtime error: {value}"),
         other => other.to_string(),
     };

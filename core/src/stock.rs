@@ -235,8 +235,8 @@ pub async fn apply_change(db: &Db, rules: &RuleBook, change: &StockChange, actor
             let warehouse_id = warehouse(code)?;
             let level = level_of(warehouse_id);
             if *counted < level.reserved {
-                // The shelf has less than open orders hold: the count stands, and the newest
-                // reservations give way until the rest fit.
+                // The shelf has less than open orders reserved. The count is recorded, and the
+                // newest reservations are released until the rest fit.
                 release_for_count(&mut write, sku_id, sku_code, warehouse_id, code, level.reserved - counted, actor).await?;
             }
             let delta = counted - level.on_hand;
@@ -517,7 +517,7 @@ impl Pusher {
         }
     }
 
-    /// One round: for each store with due offers, one batch.
+    /// Pushes one batch for each store with due offers; returns how many offers were delivered.
     pub async fn push_due(&self) -> anyhow::Result<usize> {
         let now = crate::now_ms();
         let mut pushed = 0;
@@ -616,7 +616,7 @@ impl Pusher {
                 }
                 Some(error) => {
                     self.db.offer_push_failed(store_id, offer.sku_id, &error.message, now + backoff_ms(offer.attempts), true).await?;
-                    tracing::warn!(store = %store.name, sku = %offer.sku_code, error = %error.message, "stock push refused; retrying with back-off");
+                    tracing::warn!(store = %store.name, sku = %offer.sku_code, error = %error.message, "stock push rejected by the platform; retrying with back-off");
                 }
             }
         }

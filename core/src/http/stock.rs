@@ -47,8 +47,8 @@ async fn overview(State(app): State<App>) -> ApiResult<Overview> {
     Ok(Json(Overview { levels: app.db.stock_rows().await?, offers: app.db.offer_rows().await? }))
 }
 // NOTE: levels and offers are read by two queries, so under heavy sales a response can pair
-// levels with offers computed a moment later (the stored offers themselves never exceed free
-// stock; the pair is only shown side by side).
+// levels with offers computed a moment later. The stored offers themselves never exceed free
+// stock.
 
 #[derive(Deserialize)]
 struct MovementQuery {

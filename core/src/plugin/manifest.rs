@@ -31,7 +31,7 @@ impl Capability {
         Capability::RequestWaybill,
     ];
 
-    /// The name used in `plugin.toml`.
+    /// Returns the name used in `plugin.toml`.
     pub fn name(self) -> &'static str {
         match self {
             Capability::PullOrders => "pull-orders",
@@ -44,7 +44,7 @@ impl Capability {
         }
     }
 
-    /// The component export that provides the capability.
+    /// Returns the component export that provides the capability.
     pub fn interface(self) -> &'static str {
         match self {
             Capability::PullOrders => "shopkeeper:connector/pull@0.1.0",
@@ -57,7 +57,7 @@ impl Capability {
         }
     }
 
-    /// The oldest world that has the capability.
+    /// Returns the oldest world that has the capability.
     pub fn since_world(self) -> &'static str {
         match self {
             Capability::PullOrders => SUPPORTED_WORLDS[0],
@@ -200,7 +200,7 @@ impl Manifest {
         self.capabilities.iter().any(|name| name == capability.name())
     }
 
-    /// The declared capabilities, in the order of [`Capability::ALL`].
+    /// Returns the declared capabilities, in the order of [`Capability::ALL`].
     pub fn declared_capabilities(&self) -> Vec<Capability> {
         Capability::ALL.into_iter().filter(|capability| self.has_capability(*capability)).collect()
     }

@@ -256,8 +256,8 @@ pub struct LoadedPlugin {
     exports: Exports,
 }
 
-/// Where each declared capability's functions sit in the component. A capability the manifest
-/// does not declare stays `None` and is never called, even when the component exports it.
+/// Export indices of each declared capability in the component. A capability the manifest does
+/// not declare stays `None` and is never called, even when the component exports it.
 #[derive(Default)]
 struct Exports {
     pull: Option<pull::GuestIndices>,
@@ -645,7 +645,7 @@ pub struct StockLevel {
     pub quantity: i64,
 }
 
-/// Why the platform refused one entry of a push.
+/// Error for one rejected entry of a push.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryError {
     /// `rate limit`, `authentication`, `platform` and so on.

@@ -331,7 +331,7 @@ impl WriteTx {
         rows.iter().map(|row| Ok((row.try_get("id")?, row.try_get("platform_line_id")?))).collect()
     }
 
-    /// The stores that list a SKU, with what the share rule needs about each.
+    /// Returns the stores that list a SKU, with the facts the share rule needs about each.
     pub async fn offer_targets(&mut self, sku_id: i64, since_ms: i64) -> anyhow::Result<Vec<OfferTarget>> {
         let rows = sqlx::query(
             "SELECT s.id, s.name, s.platform, COALESCE(o.adjustment, 0) AS adjustment, \
@@ -372,8 +372,8 @@ impl WriteTx {
             .collect()
     }
 
-    /// Stores a newly computed offer. An unchanged offer leaves the row alone; a changed one
-    /// bumps the revision and is pending unless the store was already told that quantity.
+    /// Stores a newly computed offer. An unchanged offer leaves the row alone. A changed one bumps
+    /// the revision and is pending unless that quantity was already pushed to the store.
     pub async fn set_offer(&mut self, store_id: i64, sku_id: i64, offered: i64) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO stock_offers (store_id, sku_id, offered, revision, pending, updated_at) VALUES ($1, $2, $3, 1, 1, $4) \
@@ -592,7 +592,7 @@ pub struct StockRow {
     pub sku_code: String,
     pub sku_name: String,
     pub warehouse_code: String,
-    /// Where the SKU is kept in the warehouse, such as `A-03-2`; empty when not set.
+    /// Bin the SKU is kept in at the warehouse, such as `A-03-2`; empty when not set.
     pub bin: String,
     pub on_hand: i64,
     pub reserved: i64,
@@ -615,7 +615,7 @@ pub struct OfferRow {
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
-    /// Why the stock-share rule could not compute this offer, when it failed.
+    /// Error of the stock-share rule when it could not compute this offer.
     pub rule_error: Option<String>,
 }
 
@@ -891,7 +891,7 @@ impl Db {
         write.commit().await
     }
 
-    /// Every SKU that has stock levels and at least one listing, for a full recomputation.
+    /// Returns every SKU that has at least one listing, for a full recomputation.
     pub async fn offered_sku_ids(&self) -> anyhow::Result<Vec<i64>> {
         let rows = sqlx::query("SELECT DISTINCT sku_id FROM store_listings WHERE sku_id IS NOT NULL ORDER BY sku_id")
             .fetch_all(&self.pool)

@@ -10,7 +10,7 @@ use crate::response::parse_success;
 use crate::settings::Settings;
 
 /// Calls `method` with the common parameters, `extra` and the signature, and returns the
-/// object under the method's response root (`taobao.item.quantity.update` answers under
+/// object under the method's response root (`taobao.item.quantity.update` responds under
 /// `item_quantity_update_response`).
 pub fn call(
     settings: &Settings,
@@ -40,8 +40,8 @@ pub fn call(
     parse_success(response.status, &response.body, &response_root(method))
 }
 
-/// The key TOP wraps a method's answer in: the method without `taobao.`, dots as underscores,
-/// then `_response`.
+/// Returns the key TOP wraps a method's response in: the method without `taobao.`, dots as
+/// underscores, then `_response`.
 pub fn response_root(method: &str) -> String {
     let name = method.strip_prefix("taobao.").unwrap_or(method);
     format!("{}_response", name.replace('.', "_"))
